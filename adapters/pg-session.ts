@@ -1,0 +1,174 @@
+/**
+ * One implementation for every client with node-postgres' interface: `pg` Pool/Client and the
+ * Neon driver's WebSocket Pool/Client (which re-exports pg's). Shared so the two adapters cannot
+ * drift apart. Typed structurally: this file imports no driver package.
+ */
+
+import type { Driver, RawResult, Statement } from '../src/driver.js';
+
+interface PgQueryConfig {
+  text: string;
+  values: (string | null)[];
+  rowMode: 'array';
+  types: { getTypeParser: (oid: number, format?: string) => (value: string) => unknown };
+}
+
+interface PgResult {
+  fields: { name: string; dataTypeID: number }[];
+  rows: (string | null)[][];
+  rowCount: number | null;
+}
+
+/** The part of pg's `Client` / `PoolClient` that Eddy uses. */
+export interface PgClientLike {
+  query(config: PgQueryConfig): Promise<PgResult>;
+}
+
+/** The part of pg's `PoolClient` that Eddy uses. */
+export interface PgPoolClientLike extends PgClientLike {
+  release(destroy?: boolean | Error): void;
+}
+
+/** The part of pg's `Pool` that Eddy uses. */
+export interface PgPoolLike extends PgClientLike {
+  connect(): Promise<PgPoolClientLike>;
+  totalCount: number;
+}
+
+export interface PgSessionOptions {
+  /** The client is already inside the caller's transaction (after BEGIN). */
+  inTransaction?: boolean;
+}
+
+// Every value comes back as the server's text; the core decodes it (src/values.ts).
+const rawText = (value: string) => value;
+const RAW_TYPES = { getTypeParser: () => rawText };
+
+function isPool(client: PgClientLike): client is PgPoolLike {
+  return (
+    typeof (client as Partial<PgPoolLike>).connect === 'function' &&
+    typeof (client as Partial<PgPoolLike>).totalCount === 'number'
+  );
+}
+
+async function run(client: PgClientLike, text: string, params: readonly (string | null)[]) {
+  const result = await client.query({ text, values: [...params], rowMode: 'array', types: RAW_TYPES });
+  return toRaw(result);
+}
+
+function toRaw(result: PgResult): RawResult {
+  return {
+    fields: (result.fields ?? []).map((f) => ({ name: f.name, typeId: f.dataTypeID })),
+    rows: result.rows ?? [],
+    rowCount: result.rowCount ?? result.rows?.length ?? 0,
+  };
+}
+
+async function runAll(client: PgClientLike, statements: readonly Statement[]) {
+  const results: RawResult[] = [];
+  for (const s of statements) results.push(await run(client, s.text, s.params));
+  return results;
+}
+
+/** Serialises work on a single connection so a BEGIN…COMMIT never interleaves with other work. */
+class Mutex {
+  private tail: Promise<void> = Promise.resolve();
+  async lock<T>(fn: () => Promise<T>): Promise<T> {
+    const previous = this.tail;
+    let release!: () => void;
+    this.tail = new Promise((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+}
+
+let savepointCounter = 0;
+
+/** Runs `fn` in a savepoint on a connection that is already inside a transaction. */
+async function withSavepoint<T>(client: PgClientLike, fn: () => Promise<T>): Promise<T> {
+  const name = `eddy_sp_${++savepointCounter}`;
+  await run(client, `SAVEPOINT ${name}`, []);
+  try {
+    const value = await fn();
+    await run(client, `RELEASE SAVEPOINT ${name}`, []);
+    return value;
+  } catch (error) {
+    await run(client, `ROLLBACK TO SAVEPOINT ${name}`, []);
+    await run(client, `RELEASE SAVEPOINT ${name}`, []);
+    throw error;
+  }
+}
+
+/** Runs `fn` between BEGIN and COMMIT (ROLLBACK when it throws). */
+async function withTransaction<T>(client: PgClientLike, fn: () => Promise<T>): Promise<T> {
+  await run(client, 'BEGIN', []);
+  try {
+    const value = await fn();
+    await run(client, 'COMMIT', []);
+    return value;
+  } catch (error) {
+    await run(client, 'ROLLBACK', []).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** A driver over one connection that is inside a transaction (the caller's or ours). */
+function transactionDriver(name: string, client: PgClientLike): Driver {
+  const mutex = new Mutex();
+  const driver: Driver = {
+    name,
+    capabilities: { interactiveTransactions: true, inTransaction: true },
+    query: (text, params = []) => mutex.lock(() => run(client, text, params)),
+    batch: (statements) => mutex.lock(() => withSavepoint(client, () => runAll(client, statements))),
+    transaction: (fn) => mutex.lock(() => withSavepoint(client, () => fn(transactionDriver(name, client)))),
+  };
+  return driver;
+}
+
+/**
+ * Builds a `Driver` over a pg-compatible Pool, Client or PoolClient.
+ * A Pool checks out one connection per batch or transaction; a Client is used directly and
+ * serialised; a client inside the caller's transaction uses savepoints.
+ */
+export function pgSession(name: string, client: PgClientLike, options: PgSessionOptions = {}): Driver {
+  if (options.inTransaction) return transactionDriver(name, client);
+  if (isPool(client)) {
+    const pool = client;
+    const checkout = async <T>(fn: (c: PgPoolClientLike) => Promise<T>): Promise<T> => {
+      const conn = await pool.connect();
+      let broken: unknown;
+      try {
+        return await fn(conn);
+      } catch (error) {
+        broken = error;
+        throw error;
+      } finally {
+        // A connection whose ROLLBACK failed may be mid-transaction: destroy it, never reuse it.
+        conn.release(broken instanceof Error && !('code' in broken) ? broken : undefined);
+      }
+    };
+    return {
+      name,
+      capabilities: { interactiveTransactions: true, inTransaction: false },
+      query: (text, params = []) => run(pool, text, params),
+      batch: (statements) => checkout((c) => withTransaction(c, () => runAll(c, statements))),
+      transaction: (fn) => checkout((c) => withTransaction(c, () => fn(transactionDriver(name, c)))),
+    };
+  }
+  const mutex = new Mutex();
+  return {
+    name,
+    capabilities: { interactiveTransactions: true, inTransaction: false },
+    query: (text, params = []) => mutex.lock(() => run(client, text, params)),
+    batch: (statements) =>
+      mutex.lock(() => withTransaction(client, () => runAll(client, statements))),
+    transaction: (fn) =>
+      mutex.lock(() => withTransaction(client, () => fn(transactionDriver(name, client)))),
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * postgres.js adapter (`postgres` package).
+ *
+ * @example
+ * ```ts
+ * import postgres from 'postgres';
+ * import { postgresJs } from 'eddy/postgres-js';
+ * const driver = postgresJs(postgres(process.env.DATABASE_URL!));
+ * // inside sql.begin(async (tx) => ...): postgresJs(tx)
+ * ```
+ */
+
+import type { Driver, RawResult, Statement } from '../../src/driver.js';
+
+// Parameters are declared as type `unknown` (OID 705) so the server resolves each from its cast
+// and postgres.js sends our text untouched; with the inferred type it would re-serialise it
+// (JSON.stringify a jsonb string, hex-encode a bytea literal).
+const UNKNOWN_OID = 705;
+
+interface PostgresJsResult {
+  columns?: { name: string; type: number }[];
+  count: number | null;
+  length: number;
+  [index: number]: (Uint8Array | null)[];
+}
+
+interface PostgresJsQuery extends PromiseLike<PostgresJsResult> {
+  raw(): PromiseLike<PostgresJsResult>;
+}
+
+/** The part of a postgres.js `Sql` (or `TransactionSql`) instance that Eddy uses. */
+export interface PostgresJsLike {
+  unsafe(text: string, params?: unknown[], options?: { prepare?: boolean }): PostgresJsQuery;
+  typed(value: unknown, oid: number): unknown;
+  begin?<T>(fn: (tx: PostgresJsLike) => Promise<T>): Promise<unknown>;
+  savepoint?<T>(fn: (tx: PostgresJsLike) => Promise<T>): Promise<unknown>;
+}
+
+const decoder = new TextDecoder();
+
+async function run(sql: PostgresJsLike, text: string, params: readonly (string | null)[]) {
+  const values = params.map((p) => (p === null ? null : sql.typed(p, UNKNOWN_OID)));
+  const result = await sql.unsafe(text, values).raw();
+  const rows: (string | null)[][] = [];
+  for (let i = 0; i < result.length; i++) {
+    rows.push((result[i] as (Uint8Array | null)[]).map((v) => (v === null ? null : decoder.decode(v))));
+  }
+  const raw: RawResult = {
+    fields: (result.columns ?? []).map((c) => ({ name: c.name, typeId: c.type })),
+    rows,
+    rowCount: result.count ?? rows.length,
+  };
+  return raw;
+}
+
+async function runAll(sql: PostgresJsLike, statements: readonly Statement[]) {
+  const results: RawResult[] = [];
+  for (const s of statements) results.push(await run(sql, s.text, s.params));
+  return results;
+}
+
+export function postgresJs(sql: PostgresJsLike): Driver {
+  const inTransaction = typeof sql.savepoint === 'function';
+  // Inside sql.begin() a savepoint scopes a batch; outside, begin() opens a transaction.
+  const scoped = <T>(fn: (tx: PostgresJsLike) => Promise<T>): Promise<T> => {
+    const open = inTransaction ? sql.savepoint : sql.begin;
+    if (!open) throw new Error('postgres.js instance has neither begin() nor savepoint()');
+    return open.call(sql, fn) as Promise<T>;
+  };
+  return {
+    name: 'postgres-js',
+    capabilities: { interactiveTransactions: true, inTransaction },
+    query: (text, params = []) => run(sql, text, params),
+    batch: (statements) => scoped((tx) => runAll(tx, statements)),
+    transaction: (fn) => scoped((tx) => fn(postgresJs(tx))),
+  };
+}

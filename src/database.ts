@@ -1,0 +1,108 @@
+/**
+ * The core's view of a driver: parameters encoded, rows decoded into objects, errors normalised
+ * into `DatabaseError` with the SQLSTATE. Cross-cutting behaviour lives here once rather than in
+ * every adapter.
+ */
+
+import type { Driver, RawResult, Statement } from './driver.js';
+import { toDatabaseError, UnsupportedError } from './errors.js';
+import { decodeValue, encodeParams, type Param } from './values.js';
+
+export type Row = Record<string, unknown>;
+
+/** A statement as the core writes it: SQL text plus parameters not yet encoded. */
+export interface Query {
+  readonly text: string;
+  readonly params?: readonly Param[];
+}
+
+export interface Result<T extends Row = Row> {
+  readonly rows: T[];
+  readonly rowCount: number;
+}
+
+export function decodeResult<T extends Row = Row>(raw: RawResult): Result<T> {
+  const { fields } = raw;
+  const rows = raw.rows.map((values) => {
+    const row: Row = {};
+    for (let i = 0; i < fields.length; i++) {
+      const field = fields[i] as (typeof fields)[number];
+      row[field.name] = decodeValue(values[i] ?? null, field.typeId);
+    }
+    return row as T;
+  });
+  return { rows, rowCount: raw.rowCount };
+}
+
+export function encodeQuery(query: Query): Statement {
+  return { text: query.text, params: encodeParams(query.params ?? []) };
+}
+
+/**
+ * Wraps a `Driver` for the core.
+ *
+ * @example
+ * ```ts
+ * const db = new Database(nodePostgres(pool));
+ * const { rows } = await db.query('select $1::int8 as id', [2n ** 60n]);
+ * rows[0].id; // 1152921504606846976n
+ * ```
+ */
+export class Database {
+  /** Statements sent so far through this wrapper (a batch counts each of its statements). */
+  statementCount = 0;
+
+  constructor(readonly driver: Driver) {}
+
+  async query<T extends Row = Row>(text: string, params: readonly Param[] = []): Promise<Result<T>> {
+    const statement = encodeQuery({ text, params });
+    this.statementCount++;
+    try {
+      return decodeResult<T>(await this.driver.query(statement.text, statement.params));
+    } catch (error) {
+      throw toDatabaseError(error, this.driver.name);
+    }
+  }
+
+  /** Runs the queries atomically (all or none) and returns one result each. */
+  async batch(queries: readonly Query[]): Promise<Result[]> {
+    const statements = queries.map(encodeQuery);
+    this.statementCount += statements.length;
+    try {
+      const results = await this.driver.batch(statements);
+      return results.map((raw) => decodeResult(raw));
+    } catch (error) {
+      throw toDatabaseError(error, this.driver.name);
+    }
+  }
+
+  /** Whether `transaction` is available (false over stateless HTTP). */
+  get supportsTransactions(): boolean {
+    return this.driver.capabilities.interactiveTransactions && !!this.driver.transaction;
+  }
+
+  /**
+   * Runs `fn` in one transaction. Over a stateless HTTP driver this throws `UnsupportedError`;
+   * use `batch` there.
+   */
+  async transaction<T>(fn: (db: Database) => Promise<T>): Promise<T> {
+    const { driver } = this;
+    if (!driver.transaction || !driver.capabilities.interactiveTransactions) {
+      throw new UnsupportedError(
+        `${driver.name} has no interactive transactions; use batch() (one atomic round trip) instead`,
+      );
+    }
+    try {
+      return await driver.transaction(async (tx) => {
+        const inner = new Database(tx);
+        try {
+          return await fn(inner);
+        } finally {
+          this.statementCount += inner.statementCount;
+        }
+      });
+    } catch (error) {
+      throw toDatabaseError(error, driver.name);
+    }
+  }
+}

@@ -1,0 +1,69 @@
+/**
+ * The driver seam: the whole contract between Eddy's core and a Postgres client.
+ *
+ * Adapters (in `adapters/`) translate calls and nothing else. Values cross the seam as
+ * Postgres *text*: parameters are strings (or null) encoded by the core, results are the raw
+ * text the server sent plus each column's type OID. Because every adapter turns its driver's
+ * own type parsing off, a bigint, a microsecond timestamp or a jsonb document reads back the
+ * same through every driver, and the core decodes it once (see `values.ts`).
+ */
+
+/** One column of a result: its name and Postgres type OID. */
+export interface Field {
+  readonly name: string;
+  readonly typeId: number;
+}
+
+/** A result in text form, exactly as the server sent it. */
+export interface RawResult {
+  readonly fields: readonly Field[];
+  readonly rows: readonly (readonly (string | null)[])[];
+  /** Rows affected (for INSERT/UPDATE/DELETE) or returned. */
+  readonly rowCount: number;
+}
+
+/** A statement with `$1`-style placeholders and text parameters. */
+export interface Statement {
+  readonly text: string;
+  readonly params: readonly (string | null)[];
+}
+
+/** What a driver can do. The core picks its strategy from these, never from the driver's name. */
+export interface DriverCapabilities {
+  /**
+   * A callback transaction can run several statements with JS logic between them. False for
+   * stateless HTTP drivers (Neon's `neon()`), which only offer `batch`.
+   */
+  readonly interactiveTransactions: boolean;
+  /**
+   * The driver is already inside the caller's transaction (a pg client after BEGIN, a PGlite
+   * transaction, ...). `batch` then uses a savepoint so a failure rolls back only the batch.
+   */
+  readonly inTransaction: boolean;
+}
+
+/**
+ * A Postgres client as the core sees it.
+ *
+ * @example
+ * ```ts
+ * const result = await driver.query('select $1::int8 + 1 as n', ['9007199254740993']);
+ * result.rows[0][0]; // '9007199254740994'
+ * ```
+ */
+export interface Driver {
+  /** Adapter name, for messages: `node-postgres`, `neon-http`, ... */
+  readonly name: string;
+  readonly capabilities: DriverCapabilities;
+  /** Runs one statement. */
+  query(text: string, params?: readonly (string | null)[]): Promise<RawResult>;
+  /** Runs statements atomically, in order: all commit or none do. */
+  batch(statements: readonly Statement[]): Promise<RawResult[]>;
+  /**
+   * Runs `fn` inside one transaction: commit when it resolves, roll back when it throws.
+   * Absent when `capabilities.interactiveTransactions` is false.
+   */
+  transaction?<T>(fn: (tx: Driver) => Promise<T>): Promise<T>;
+  /** Releases what the adapter opened itself (never a pool or client the caller passed in). */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,242 @@
+/**
+ * Text encoding of parameters and decoding of results, done once for every driver.
+ *
+ * Adapters switch their driver's type parsing off (see `driver.ts`), so this file alone decides
+ * what a Postgres value becomes in JavaScript:
+ *
+ * | Postgres                  | JavaScript                              |
+ * |---------------------------|-----------------------------------------|
+ * | int8                      | `bigint` (never a lossy `number`)       |
+ * | int2, int4, oid, float    | `number`                                |
+ * | numeric                   | `string` (exact)                        |
+ * | bool                      | `boolean`                               |
+ * | json, jsonb               | parsed value                            |
+ * | bytea                     | `Uint8Array`                            |
+ * | timestamptz, timestamp    | `Date` (select `::text` for microseconds) |
+ * | arrays of the above       | arrays                                  |
+ * | text, varchar, bit, enum… | `string`                                |
+ */
+
+import { ValidationError } from './errors.js';
+
+/** A value the core may pass as a parameter. Objects are sent as JSON. */
+export type Param =
+  | string
+  | number
+  | bigint
+  | boolean
+  | Date
+  | Uint8Array
+  | null
+  | undefined
+  | readonly Param[]
+  | { readonly [key: string]: unknown };
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+function bytesToHex(bytes: Uint8Array): string {
+  let out = '\\x';
+  for (const byte of bytes) out += HEX[byte];
+  return out;
+}
+
+function hexToBytes(text: string): Uint8Array {
+  // bytea_output = hex (the default since PostgreSQL 9.0): `\x` followed by two digits a byte.
+  const hex = text.startsWith('\\x') ? text.slice(2) : text;
+  const bytes = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return bytes;
+}
+
+function quoteArrayElement(text: string): string {
+  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+function encodeArray(values: readonly Param[]): string {
+  const parts = values.map((value) => {
+    if (value === null || value === undefined) return 'NULL';
+    if (Array.isArray(value)) return encodeArray(value);
+    return quoteArrayElement(encodeParam(value) as string);
+  });
+  return `{${parts.join(',')}}`;
+}
+
+/**
+ * Encodes one parameter as Postgres text. SQL in the core casts every placeholder
+ * (`$1::jsonb`), so the server never has to guess a type.
+ */
+export function encodeParam(value: Param): string | null {
+  if (value === null || value === undefined) return null;
+  switch (typeof value) {
+    case 'string':
+      return value;
+    case 'number':
+      return String(value);
+    case 'bigint':
+      return value.toString();
+    case 'boolean':
+      return value ? 'true' : 'false';
+  }
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) throw new ValidationError('Invalid Date passed as a query parameter');
+    return value.toISOString();
+  }
+  if (value instanceof Uint8Array) return bytesToHex(value);
+  if (Array.isArray(value)) return encodeArray(value);
+  return JSON.stringify(value);
+}
+
+export function encodeParams(values: readonly Param[]): (string | null)[] {
+  return values.map(encodeParam);
+}
+
+// Type OIDs from pg_type.dat; stable across PostgreSQL versions.
+const OID = {
+  bool: 16,
+  bytea: 17,
+  int8: 20,
+  int2: 21,
+  int4: 23,
+  oid: 26,
+  json: 114,
+  float4: 700,
+  float8: 701,
+  timestamp: 1114,
+  timestamptz: 1184,
+  jsonb: 3802,
+} as const;
+
+type Decoder = (text: string) => unknown;
+
+const TIMESTAMP =
+  /^(\d{4,})-(\d\d)-(\d\d)[ T](\d\d):(\d\d):(\d\d)(?:\.(\d{1,6}))?(?:([+-])(\d\d)(?::?(\d\d))?(?::?(\d\d))?)?( BC)?$/;
+
+/** Parses Postgres timestamp output (ISO DateStyle). Values without an offset are read as UTC. */
+export function parseTimestamp(text: string): Date {
+  if (text === 'infinity') return new Date(8.64e15);
+  if (text === '-infinity') return new Date(-8.64e15);
+  const m = TIMESTAMP.exec(text);
+  if (!m) return new Date(Number.NaN);
+  let year = Number(m[1]);
+  if (m[12]) year = 1 - year;
+  const ms = m[7] ? Math.floor(Number(`0.${m[7]}`) * 1000 + 1e-9) : 0;
+  const date = new Date(0);
+  date.setUTCFullYear(year, Number(m[2]) - 1, Number(m[3]));
+  date.setUTCHours(Number(m[4]), Number(m[5]), Number(m[6]), ms);
+  if (m[8]) {
+    const sign = m[8] === '-' ? -1 : 1;
+    const offsetSeconds = Number(m[9]) * 3600 + Number(m[10] ?? 0) * 60 + Number(m[11] ?? 0);
+    date.setTime(date.getTime() - sign * offsetSeconds * 1000);
+  }
+  return date;
+}
+
+function parseFloatText(text: string): number {
+  if (text === 'NaN') return Number.NaN;
+  if (text === 'Infinity') return Number.POSITIVE_INFINITY;
+  if (text === '-Infinity') return Number.NEGATIVE_INFINITY;
+  return Number(text);
+}
+
+/**
+ * Parses a Postgres array literal (`{a,"b c",NULL,{1,2}}`) applying `element` to each item.
+ */
+export function parseArray(text: string, element: Decoder): unknown[] {
+  let i = 0;
+  // Arrays with non-default bounds print as `[0:2]={...}`; the bounds carry nothing we use.
+  if (text[0] === '[') i = text.indexOf('=') + 1;
+  function parse(): unknown[] {
+    const out: unknown[] = [];
+    i++; // '{'
+    if (text[i] === '}') {
+      i++;
+      return out;
+    }
+    for (;;) {
+      const ch = text[i];
+      if (ch === '{') {
+        out.push(parse());
+      } else if (ch === '"') {
+        i++;
+        let value = '';
+        while (text[i] !== '"') {
+          if (text[i] === '\\') i++;
+          value += text[i];
+          i++;
+        }
+        i++;
+        out.push(element(value));
+      } else {
+        let end = i;
+        while (text[end] !== ',' && text[end] !== '}') end++;
+        const raw = text.slice(i, end);
+        out.push(raw === 'NULL' ? null : element(raw));
+        i = end;
+      }
+      if (text[i] === ',') {
+        i++;
+        continue;
+      }
+      i++; // '}'
+      return out;
+    }
+  }
+  return parse();
+}
+
+const identity: Decoder = (text) => text;
+
+const scalarDecoders = new Map<number, Decoder>([
+  [OID.bool, (t) => t === 't' || t === 'true'],
+  [OID.bytea, hexToBytes],
+  [OID.int8, (t) => BigInt(t)],
+  [OID.int2, Number],
+  [OID.int4, Number],
+  [OID.oid, Number],
+  [OID.json, (t) => JSON.parse(t)],
+  [OID.jsonb, (t) => JSON.parse(t)],
+  [OID.float4, parseFloatText],
+  [OID.float8, parseFloatText],
+  [OID.timestamp, parseTimestamp],
+  [OID.timestamptz, parseTimestamp],
+]);
+
+// Array type OID -> element decoder. Arrays of types not listed (enums, ...) stay text.
+const arrayElements: [number, Decoder][] = [
+  [1000, scalarDecoders.get(OID.bool) as Decoder],
+  [1001, hexToBytes],
+  [1005, Number],
+  [1007, Number],
+  [1016, (t) => BigInt(t)],
+  [1028, Number],
+  [199, (t) => JSON.parse(t)],
+  [3807, (t) => JSON.parse(t)],
+  [1021, parseFloatText],
+  [1022, parseFloatText],
+  [1115, parseTimestamp],
+  [1185, parseTimestamp],
+  // text-like arrays: text, varchar, bpchar, name, uuid, numeric, bit, varbit, date
+  [1009, identity],
+  [1015, identity],
+  [1014, identity],
+  [1003, identity],
+  [2951, identity],
+  [1231, identity],
+  [1561, identity],
+  [1563, identity],
+  [1182, identity],
+];
+
+const decoders = new Map<number, Decoder>(scalarDecoders);
+for (const [oid, element] of arrayElements) decoders.set(oid, (t) => parseArray(t, element));
+
+/** Decodes one text value of the given type OID. Unknown types stay text. */
+export function decodeValue(text: string | null, typeId: number): unknown {
+  // A driver that parsed the value itself despite being asked not to: keep its value.
+  if (typeof text !== 'string') return text;
+  const decoder = decoders.get(typeId);
+  return decoder ? decoder(text) : text;
+}
+
+/** The type OIDs that drivers would otherwise parse themselves; adapters pass these through. */
+export const DECODED_TYPE_IDS: readonly number[] = [...decoders.keys()];
