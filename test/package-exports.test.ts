@@ -1,0 +1,64 @@
+/**
+ * The published surface: every adapter folder has its `exports` entry (and nothing points at a
+ * folder that does not exist), and the core never imports Node built-ins or driver packages.
+ */
+
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = new URL('..', import.meta.url).pathname;
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    return statSync(path).isDirectory() ? filesUnder(path) : [path];
+  });
+}
+
+describe('package exports', () => {
+  const adapterFolders = readdirSync(join(root, 'adapters')).filter((name) =>
+    statSync(join(root, 'adapters', name)).isDirectory(),
+  );
+
+  it('has an adapter folder for every driver the design names', () => {
+    expect(adapterFolders).toEqual(
+      expect.arrayContaining(['neon-http', 'neon-websocket', 'node-postgres', 'postgres-js', 'pglite']),
+    );
+  });
+
+  it.each(adapterFolders)('exports adapters/%s under its own subpath, with types', (folder) => {
+    expect(pkg.exports[`./${folder}`]).toEqual({
+      types: `./dist/adapters/${folder}/index.d.ts`,
+      import: `./dist/adapters/${folder}/index.js`,
+    });
+    expect(statSync(join(root, 'adapters', folder, 'index.ts')).isFile()).toBe(true);
+  });
+
+  it('has no export entry without its folder', () => {
+    const adapterEntries = Object.keys(pkg.exports).filter(
+      (key) => key !== '.' && !key.includes('*') && key !== './package.json',
+    );
+    for (const key of adapterEntries) expect(adapterFolders).toContain(key.slice(2));
+  });
+
+  it('keeps driver packages optional peer dependencies, never bundled dependencies', () => {
+    for (const driver of ['@neondatabase/serverless', 'pg', 'postgres', '@electric-sql/pglite']) {
+      expect(pkg.dependencies?.[driver]).toBeUndefined();
+      expect(pkg.peerDependencies?.[driver]).toBeDefined();
+      expect(pkg.peerDependenciesMeta?.[driver]?.optional).toBe(true);
+    }
+  });
+
+  it('keeps the core free of node:* imports and driver packages', () => {
+    const offenders = filesUnder(join(root, 'src'))
+      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+      .filter((f) =>
+        /from ['"](node:|pg['"]|postgres['"]|@neondatabase|@electric-sql|ws['"])/.test(
+          readFileSync(f, 'utf8'),
+        ),
+      );
+    expect(offenders).toEqual([]);
+  });
+});
