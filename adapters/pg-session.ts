@@ -52,7 +52,12 @@ function isPool(client: PgClientLike): client is PgPoolLike {
 }
 
 async function run(client: PgClientLike, text: string, params: readonly (string | null)[]) {
-  const result = await client.query({ text, values: [...params], rowMode: 'array', types: RAW_TYPES });
+  const result = await client.query({
+    text,
+    values: [...params],
+    rowMode: 'array',
+    types: RAW_TYPES,
+  });
   return toRaw(result);
 }
 
@@ -125,8 +130,10 @@ function transactionDriver(name: string, client: PgClientLike): Driver {
     name,
     capabilities: { interactiveTransactions: true, inTransaction: true },
     query: (text, params = []) => mutex.lock(() => run(client, text, params)),
-    batch: (statements) => mutex.lock(() => withSavepoint(client, () => runAll(client, statements))),
-    transaction: (fn) => mutex.lock(() => withSavepoint(client, () => fn(transactionDriver(name, client)))),
+    batch: (statements) =>
+      mutex.lock(() => withSavepoint(client, () => runAll(client, statements))),
+    transaction: (fn) =>
+      mutex.lock(() => withSavepoint(client, () => fn(transactionDriver(name, client)))),
   };
   return driver;
 }
@@ -136,7 +143,11 @@ function transactionDriver(name: string, client: PgClientLike): Driver {
  * A Pool checks out one connection per batch or transaction; a Client is used directly and
  * serialised; a client inside the caller's transaction uses savepoints.
  */
-export function pgSession(name: string, client: PgClientLike, options: PgSessionOptions = {}): Driver {
+export function pgSession(
+  name: string,
+  client: PgClientLike,
+  options: PgSessionOptions = {},
+): Driver {
   if (options.inTransaction) return transactionDriver(name, client);
   if (isPool(client)) {
     const pool = client;
@@ -158,7 +169,8 @@ export function pgSession(name: string, client: PgClientLike, options: PgSession
       capabilities: { interactiveTransactions: true, inTransaction: false },
       query: (text, params = []) => run(pool, text, params),
       batch: (statements) => checkout((c) => withTransaction(c, () => runAll(c, statements))),
-      transaction: (fn) => checkout((c) => withTransaction(c, () => fn(transactionDriver(name, c)))),
+      transaction: (fn) =>
+        checkout((c) => withTransaction(c, () => fn(transactionDriver(name, c)))),
     };
   }
   const mutex = new Mutex();

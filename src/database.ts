@@ -54,11 +54,24 @@ export class Database {
 
   constructor(readonly driver: Driver) {}
 
-  async query<T extends Row = Row>(text: string, params: readonly Param[] = []): Promise<Result<T>> {
+  async query<T extends Row = Row>(
+    text: string,
+    params: readonly Param[] = [],
+  ): Promise<Result<T>> {
     const statement = encodeQuery({ text, params });
     this.statementCount++;
     try {
       return decodeResult<T>(await this.driver.query(statement.text, statement.params));
+    } catch (error) {
+      throw toDatabaseError(error, this.driver.name);
+    }
+  }
+
+  /** Sends an already encoded statement and returns the driver's text result. */
+  async raw(statement: Statement): Promise<RawResult> {
+    this.statementCount++;
+    try {
+      return await this.driver.query(statement.text, statement.params);
     } catch (error) {
       throw toDatabaseError(error, this.driver.name);
     }

@@ -1,5 +1,5 @@
-export type { Driver, DriverCapabilities, Field, RawResult, Statement } from './driver.js';
 export { Database, type Query, type Result, type Row } from './database.js';
+export type { Driver, DriverCapabilities, Field, RawResult, Statement } from './driver.js';
 export {
   DatabaseError,
   type DatabaseErrorFields,
@@ -7,4 +7,14 @@ export {
   UnsupportedError,
   ValidationError,
 } from './errors.js';
+export {
+  getMigrationVersion,
+  LATEST_MIGRATION_VERSION,
+  MIGRATIONS,
+  type MigrateOptions,
+  type MigrateResult,
+  type Migration,
+  migrate,
+  migrationSql,
+} from './migrate.js';
 export { decodeValue, encodeParam, type Param, parseTimestamp } from './values.js';

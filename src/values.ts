@@ -44,7 +44,8 @@ function hexToBytes(text: string): Uint8Array {
   // bytea_output = hex (the default since PostgreSQL 9.0): `\x` followed by two digits a byte.
   const hex = text.startsWith('\\x') ? text.slice(2) : text;
   const bytes = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < bytes.length; i++) bytes[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  for (let i = 0; i < bytes.length; i++)
+    bytes[i] = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
   return bytes;
 }
 
@@ -78,7 +79,8 @@ export function encodeParam(value: Param): string | null {
       return value ? 'true' : 'false';
   }
   if (value instanceof Date) {
-    if (Number.isNaN(value.getTime())) throw new ValidationError('Invalid Date passed as a query parameter');
+    if (Number.isNaN(value.getTime()))
+      throw new ValidationError('Invalid Date passed as a query parameter');
     return value.toISOString();
   }
   if (value instanceof Uint8Array) return bytesToHex(value);

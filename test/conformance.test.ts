@@ -40,13 +40,20 @@ for (const setup of selectedSetups()) {
     });
 
     it('round-trips jsonb documents, including unicode, quotes and nesting', async () => {
-      const doc = { s: 'quote " backslash \\ emoji 🎉 ünï', n: [1, 2.5, -3], nested: { ok: true, nil: null } };
+      const doc = {
+        s: 'quote " backslash \\ emoji 🎉 ünï',
+        n: [1, 2.5, -3],
+        nested: { ok: true, nil: null },
+      };
       const { rows } = await db.query('SELECT $1::jsonb AS v', [doc]);
       expect(rows[0]?.v).toEqual(doc);
     });
 
     it('round-trips jsonb[] arrays', async () => {
-      const docs = [{ at: '2024-01-01', error: 'boom, "bad"' }, { attempt: 2, trace: 'a\\nb' }];
+      const docs = [
+        { at: '2024-01-01', error: 'boom, "bad"' },
+        { attempt: 2, trace: 'a\\nb' },
+      ];
       const { rows } = await db.query('SELECT $1::jsonb[] AS v', [docs]);
       expect(rows[0]?.v).toEqual(docs);
     });
@@ -58,7 +65,9 @@ for (const setup of selectedSetups()) {
     });
 
     it('round-trips bytea with every byte value', async () => {
-      const { rows } = await db.query('SELECT $1::bytea AS v, length($1::bytea) AS len', [ALL_BYTES]);
+      const { rows } = await db.query('SELECT $1::bytea AS v, length($1::bytea) AS len', [
+        ALL_BYTES,
+      ]);
       expect(rows[0]?.len).toBe(256);
       expect(Array.from(rows[0]?.v as Uint8Array)).toEqual(Array.from(ALL_BYTES));
     });
@@ -109,8 +118,14 @@ for (const setup of selectedSetups()) {
 
     it('runs a batch in order and returns one result per statement', async () => {
       const results = await db.batch([
-        { text: `INSERT INTO ${table} (name, n) VALUES ($1, $2) RETURNING n`, params: ['batch-a', 1n] },
-        { text: `INSERT INTO ${table} (name, n) VALUES ($1, $2) RETURNING n`, params: ['batch-b', 2n] },
+        {
+          text: `INSERT INTO ${table} (name, n) VALUES ($1, $2) RETURNING n`,
+          params: ['batch-a', 1n],
+        },
+        {
+          text: `INSERT INTO ${table} (name, n) VALUES ($1, $2) RETURNING n`,
+          params: ['batch-b', 2n],
+        },
         { text: `SELECT count(*)::int AS c FROM ${table} WHERE name LIKE 'batch-%'` },
       ]);
       expect(results.map((r) => r.rows[0])).toEqual([{ n: 1n }, { n: 2n }, { c: 2 }]);
@@ -123,7 +138,9 @@ for (const setup of selectedSetups()) {
         { text: `INSERT INTO ${table} (name) VALUES ($1)`, params: ['atomic-1'] }, // duplicate
       ]);
       await expect(attempt).rejects.toMatchObject({ name: 'DatabaseError', code: '23505' });
-      const { rows } = await db.query(`SELECT count(*)::int AS c FROM ${table} WHERE name LIKE 'atomic-%'`);
+      const { rows } = await db.query(
+        `SELECT count(*)::int AS c FROM ${table} WHERE name LIKE 'atomic-%'`,
+      );
       expect(rows[0]?.c).toBe(0);
     });
 
@@ -154,11 +171,15 @@ for (const setup of selectedSetups()) {
       it('commits a transaction', async () => {
         const value = await db.transaction(async (tx) => {
           await tx.query(`INSERT INTO ${table} (name) VALUES ('tx-commit')`);
-          const { rows } = await tx.query(`SELECT count(*)::int AS c FROM ${table} WHERE name = 'tx-commit'`);
+          const { rows } = await tx.query(
+            `SELECT count(*)::int AS c FROM ${table} WHERE name = 'tx-commit'`,
+          );
           return rows[0]?.c;
         });
         expect(value).toBe(1);
-        const { rows } = await db.query(`SELECT count(*)::int AS c FROM ${table} WHERE name = 'tx-commit'`);
+        const { rows } = await db.query(
+          `SELECT count(*)::int AS c FROM ${table} WHERE name = 'tx-commit'`,
+        );
         expect(rows[0]?.c).toBe(1);
       });
 
@@ -168,7 +189,9 @@ for (const setup of selectedSetups()) {
           throw new Error('changed my mind');
         });
         await expect(failure).rejects.toThrow('changed my mind');
-        const { rows } = await db.query(`SELECT count(*)::int AS c FROM ${table} WHERE name = 'tx-rollback'`);
+        const { rows } = await db.query(
+          `SELECT count(*)::int AS c FROM ${table} WHERE name = 'tx-rollback'`,
+        );
         expect(rows[0]?.c).toBe(0);
       });
 

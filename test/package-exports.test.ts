@@ -24,7 +24,13 @@ describe('package exports', () => {
 
   it('has an adapter folder for every driver the design names', () => {
     expect(adapterFolders).toEqual(
-      expect.arrayContaining(['neon-http', 'neon-websocket', 'node-postgres', 'postgres-js', 'pglite']),
+      expect.arrayContaining([
+        'neon-http',
+        'neon-websocket',
+        'node-postgres',
+        'postgres-js',
+        'pglite',
+      ]),
     );
   });
 

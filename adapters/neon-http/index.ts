@@ -64,3 +64,28 @@ export function neonHttp(sql: NeonHttpLike): Driver {
     },
   };
 }
+
+/**
+ * Builds a prepared Eddy statement (e.g. from `eddy.prepareInsert(...)`) with *your* `sql`
+ * function, so it can sit inside `sql.transaction([...])` next to your own writes. The Neon
+ * driver refuses query objects made by any other copy of itself, which is why Eddy never
+ * bundles it and asks for yours.
+ *
+ * @example
+ * ```ts
+ * const enqueue = await eddy.prepareInsert(sendEmail, { to, subject });
+ * const [, jobs] = await sql.transaction([sql`INSERT INTO orders ...`, neonQuery(sql, enqueue)]);
+ * const [{ job, skipped }] = readNeonInsert(enqueue, jobs);
+ * ```
+ */
+export function neonQuery(
+  sql: NeonHttpLike,
+  prepared: { readonly text: string; readonly params: readonly (string | null)[] },
+): NeonQueryPromise {
+  return sql.query(prepared.text, [...prepared.params], RAW_QUERY_OPTIONS);
+}
+
+/** Reads the result of `neonQuery(sql, prepared)` from a `sql.transaction` into insert results. */
+export function readNeonInsert<R>(prepared: { read(result: RawResult): R }, result: unknown): R {
+  return prepared.read(toRawResult(result));
+}

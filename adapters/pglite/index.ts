@@ -13,8 +13,9 @@
 
 import type { Driver, RawResult, Statement } from '../../src/driver.js';
 
-type Parser = (text: string, typeId: number) => unknown;
-type Serializer = (value: unknown) => string;
+type Parser = (text: string) => unknown;
+// biome-ignore lint/suspicious/noExplicitAny: PGlite declares serializers over any
+type Serializer = (value: any) => string;
 
 interface PGliteResults {
   rows: unknown[][];
@@ -56,7 +57,8 @@ function optionsFor(db: PGliteLike, base?: PGliteQueryOptions): PGliteQueryOptio
     serializers: identityMap<Serializer>(BUILTIN_OIDS),
   };
   for (const k of Object.keys(db.parsers ?? {})) options.parsers[Number(k)] ??= passText;
-  for (const k of Object.keys(db.serializers ?? {})) options.serializers[Number(k)] ??= passText as Serializer;
+  for (const k of Object.keys(db.serializers ?? {}))
+    options.serializers[Number(k)] ??= passText as Serializer;
   return options;
 }
 
@@ -76,7 +78,11 @@ async function run(
   };
 }
 
-async function runAll(db: PGliteLike, options: PGliteQueryOptions, statements: readonly Statement[]) {
+async function runAll(
+  db: PGliteLike,
+  options: PGliteQueryOptions,
+  statements: readonly Statement[],
+) {
   const results: RawResult[] = [];
   for (const s of statements) results.push(await run(db, options, s.text, s.params));
   return results;

@@ -43,7 +43,9 @@ async function run(sql: PostgresJsLike, text: string, params: readonly (string |
   const result = await sql.unsafe(text, values).raw();
   const rows: (string | null)[][] = [];
   for (let i = 0; i < result.length; i++) {
-    rows.push((result[i] as (Uint8Array | null)[]).map((v) => (v === null ? null : decoder.decode(v))));
+    rows.push(
+      (result[i] as (Uint8Array | null)[]).map((v) => (v === null ? null : decoder.decode(v))),
+    );
   }
   const raw: RawResult = {
     fields: (result.columns ?? []).map((c) => ({ name: c.name, typeId: c.type })),

@@ -7,16 +7,29 @@ import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import postgres from 'postgres';
 import { nodePostgres } from '../../adapters/node-postgres/index.js';
-import { pglite } from '../../adapters/pglite/index.js';
-import { postgresJs } from '../../adapters/postgres-js/index.js';
+import { type PGliteLike, pglite } from '../../adapters/pglite/index.js';
+import { type PostgresJsLike, postgresJs } from '../../adapters/postgres-js/index.js';
 import type { Driver } from '../../src/driver.js';
 import { DATABASE_URL } from './postgres.js';
+
+export interface OpenDriver {
+  driver: Driver;
+  close: () => Promise<void>;
+  /**
+   * Runs `fn` inside a transaction opened the way a user of this driver opens one, handing it
+   * the Eddy driver over that transaction and a way to run the user's own SQL in it. Commits
+   * unless `fn` throws. Absent for drivers without interactive transactions.
+   */
+  userTransaction?: <T>(
+    fn: (tx: Driver, run: (text: string) => Promise<void>) => Promise<T>,
+  ) => Promise<T>;
+}
 
 export interface DriverSetup {
   readonly name: string;
   /** Whether the driver talks to the shared real PostgreSQL (false: its own PGlite). */
   readonly sharedServer: boolean;
-  open(url?: string): Promise<{ driver: Driver; close: () => Promise<void> }>;
+  open(url?: string): Promise<OpenDriver>;
 }
 
 export const driverSetups: DriverSetup[] = [
@@ -25,7 +38,26 @@ export const driverSetups: DriverSetup[] = [
     sharedServer: true,
     async open(url = DATABASE_URL) {
       const pool = new pg.Pool({ connectionString: url, max: 4 });
-      return { driver: nodePostgres(pool), close: () => pool.end() };
+      return {
+        driver: nodePostgres(pool),
+        close: () => pool.end(),
+        async userTransaction(fn) {
+          const client = await pool.connect();
+          try {
+            await client.query('BEGIN');
+            const value = await fn(nodePostgres(client, { inTransaction: true }), async (text) => {
+              await client.query(text);
+            });
+            await client.query('COMMIT');
+            return value;
+          } catch (error) {
+            await client.query('ROLLBACK');
+            throw error;
+          } finally {
+            client.release();
+          }
+        },
+      };
     },
   },
   {
@@ -42,7 +74,19 @@ export const driverSetups: DriverSetup[] = [
     sharedServer: true,
     async open(url = DATABASE_URL) {
       const sql = postgres(url, { max: 4, onnotice: () => undefined });
-      return { driver: postgresJs(sql), close: () => sql.end() };
+      return {
+        driver: postgresJs(sql),
+        close: () => sql.end(),
+        async userTransaction(fn) {
+          let value: unknown;
+          await sql.begin(async (tx) => {
+            value = await fn(postgresJs(tx as unknown as PostgresJsLike), async (text) => {
+              await tx.unsafe(text);
+            });
+          });
+          return value as never;
+        },
+      };
     },
   },
   {
@@ -51,7 +95,16 @@ export const driverSetups: DriverSetup[] = [
     async open() {
       const db = new PGlite();
       await db.waitReady;
-      return { driver: pglite(db), close: () => db.close() };
+      return {
+        driver: pglite(db),
+        close: () => db.close(),
+        userTransaction: (fn) =>
+          db.transaction((tx) =>
+            fn(pglite(tx as unknown as PGliteLike), async (text) => {
+              await tx.query(text);
+            }),
+          ),
+      };
     },
   },
 ];

@@ -26,7 +26,9 @@ export function urlForDatabase(database: string, url = DATABASE_URL): string {
 }
 
 /** Creates an empty database; returns its URL and a function that drops it. */
-export async function createDatabase(prefix = 'eddy_t'): Promise<{ url: string; drop: () => Promise<void> }> {
+export async function createDatabase(
+  prefix = 'eddy_t',
+): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = uniqueName(prefix);
   const admin = new pg.Client({ connectionString: DATABASE_URL });
   await admin.connect();
@@ -44,7 +46,9 @@ export async function createDatabase(prefix = 'eddy_t'): Promise<{ url: string; 
 }
 
 /** Creates an empty schema in the test database; returns its name and a function that drops it. */
-export async function createSchema(prefix = 'eddy_s'): Promise<{ schema: string; drop: () => Promise<void> }> {
+export async function createSchema(
+  prefix = 'eddy_s',
+): Promise<{ schema: string; drop: () => Promise<void> }> {
   const schema = uniqueName(prefix);
   const c = new pg.Client({ connectionString: DATABASE_URL });
   await c.connect();

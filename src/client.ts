@@ -1,0 +1,306 @@
+/**
+ * The insert-only client: validates, then enqueues in one statement, on its own connection or
+ * inside the caller's transaction.
+ */
+
+import { Database, decodeResult, type Row } from './database.js';
+import type { Driver, RawResult } from './driver.js';
+import { ValidationError } from './errors.js';
+import {
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  type InsertItem,
+  type InsertOptions,
+  type PreparedJob,
+  prepareJob,
+} from './insert.js';
+import type { AnyJobKind, ArgsOf, InputOf } from './job-kind.js';
+import type { JobState } from './job.js';
+import type { RawJson } from './json-args.js';
+import { JobInsertMany, JobInsertOne } from './sql/job-insert.js';
+import { schemaPrefix } from './sql/schema.js';
+import { encodeParams, type Param, parseTimestamp } from './values.js';
+
+export interface ClientOptions<Kinds extends readonly AnyJobKind[]> {
+  driver: Driver;
+  /** Postgres schema holding River's tables (River's Config.Schema). Default: the search_path. */
+  schema?: string;
+  /** The kinds this client inserts. When given, args are validated and other names refused. */
+  kinds?: Kinds;
+  /** `pg_notify` Go River listeners about new available jobs, in the same statement. Default false. */
+  notify?: boolean;
+  /** Largest args (and metadata) JSON accepted, in bytes. Default 1 MiB. */
+  maxPayloadBytes?: number;
+  /** Clock for scheduling and unique periods (tests). */
+  now?: () => Date;
+}
+
+/** The row an insert created, or the existing row it was a duplicate of. */
+export interface InsertedJob<Args = unknown> {
+  id: bigint;
+  kind: string;
+  queue: string;
+  state: JobState;
+  priority: number;
+  maxAttempts: number;
+  scheduledAt: Date;
+  createdAt: Date;
+  args: Args;
+  tags: string[];
+  metadata: Record<string, unknown>;
+}
+
+export interface InsertResult<Args = unknown> {
+  job: InsertedJob<Args>;
+  /** True when a unique job already existed: nothing was inserted and `job` is the existing one. */
+  skipped: boolean;
+}
+
+/**
+ * An insert built but not sent: run `text` with `params` inside your own batch or transaction
+ * (e.g. Neon's `sql.transaction([...])`), then pass the result to `read`.
+ */
+export interface PreparedInsert {
+  readonly text: string;
+  readonly params: (string | null)[];
+  read(result: RawResult): InsertResult[];
+}
+
+type KindName<Kinds extends readonly AnyJobKind[]> = Kinds[number]['kind'];
+type KindNamed<Kinds extends readonly AnyJobKind[], N> = Extract<Kinds[number], { kind: N }>;
+/** A kind by name when the client knows its kinds; any name otherwise. */
+type KindRef<Kinds extends readonly AnyJobKind[]> = [Kinds[number]] extends [never]
+  ? string
+  : KindName<Kinds>;
+type InputFor<Kinds extends readonly AnyJobKind[], N> =
+  | ([Kinds[number]] extends [never] ? Record<string, unknown> : InputOf<KindNamed<Kinds, N>>)
+  | RawJson;
+
+export interface InsertManyItem<Kinds extends readonly AnyJobKind[] = readonly AnyJobKind[]> {
+  kind: KindRef<Kinds> | AnyJobKind;
+  args: unknown;
+  options?: InsertOptions;
+}
+
+export interface Client<Kinds extends readonly AnyJobKind[] = []> {
+  /**
+   * Inserts one job.
+   *
+   * @example
+   * ```ts
+   * const { job, skipped } = await eddy.insert(sendEmail, { to: 'a@example.com', subject: 'Hi' });
+   * ```
+   */
+  insert<K extends AnyJobKind>(
+    kind: K,
+    args: InputOf<K> | RawJson,
+    options?: InsertOptions,
+  ): Promise<InsertResult<ArgsOf<K>>>;
+  insert<N extends KindRef<Kinds>>(
+    kind: N,
+    args: InputFor<Kinds, N>,
+    options?: InsertOptions,
+  ): Promise<InsertResult>;
+  /** Inserts many jobs in one statement; results come back in input order. */
+  insertMany(items: readonly InsertManyItem<Kinds>[]): Promise<InsertResult[]>;
+  /**
+   * `insert` inside the caller's transaction: pass the transaction as a driver, e.g.
+   * `nodePostgres(client, { inTransaction: true })`, `postgresJs(tx)`, `pglite(tx)`.
+   */
+  insertTx<K extends AnyJobKind>(
+    tx: Driver,
+    kind: K,
+    args: InputOf<K> | RawJson,
+    options?: InsertOptions,
+  ): Promise<InsertResult<ArgsOf<K>>>;
+  insertTx<N extends KindRef<Kinds>>(
+    tx: Driver,
+    kind: N,
+    args: InputFor<Kinds, N>,
+    options?: InsertOptions,
+  ): Promise<InsertResult>;
+  insertManyTx(tx: Driver, items: readonly InsertManyItem<Kinds>[]): Promise<InsertResult[]>;
+  /** Validates and builds the insert statement without sending it (see `PreparedInsert`). */
+  prepareInsertMany(items: readonly InsertManyItem<Kinds>[]): Promise<PreparedInsert>;
+  prepareInsert<K extends AnyJobKind>(
+    kind: K,
+    args: InputOf<K> | RawJson,
+    options?: InsertOptions,
+  ): Promise<PreparedInsert>;
+  prepareInsert<N extends KindRef<Kinds>>(
+    kind: N,
+    args: InputFor<Kinds, N>,
+    options?: InsertOptions,
+  ): Promise<PreparedInsert>;
+  readonly schema: string | undefined;
+}
+
+function toBigInt(value: unknown): bigint {
+  return typeof value === 'bigint' ? value : BigInt(value as string | number);
+}
+function toDate(value: unknown): Date {
+  return value instanceof Date ? value : parseTimestamp(String(value));
+}
+function toJson<T>(value: unknown): T {
+  return (typeof value === 'string' ? JSON.parse(value) : value) as T;
+}
+
+/** Reads one RETURNING row; tolerant of executors that parsed values themselves. */
+function rowToInserted(row: Row): InsertResult {
+  return {
+    job: {
+      id: toBigInt(row.id),
+      kind: row.kind as string,
+      queue: row.queue as string,
+      state: row.state as JobState,
+      priority: Number(row.priority),
+      maxAttempts: Number(row.max_attempts),
+      scheduledAt: toDate(row.scheduled_at),
+      createdAt: toDate(row.created_at),
+      args: toJson(row.args),
+      tags: (row.tags as string[] | null) ?? [],
+      metadata: toJson(row.metadata) ?? {},
+    },
+    skipped: row.skipped === true || row.skipped === 't',
+  };
+}
+
+function keyOf(job: PreparedJob): string | null {
+  if (!job.uniqueKey) return null;
+  let hex = '';
+  for (const b of job.uniqueKey) hex += b.toString(16).padStart(2, '0');
+  return hex;
+}
+
+/**
+ * Creates the insert-only client.
+ *
+ * @example
+ * ```ts
+ * const eddy = createClient({ driver: neonHttp(neon(env.DATABASE_URL)), kinds: [sendEmail] });
+ * await eddy.insert('send_email', { to: 'a@example.com', subject: 'Welcome' });
+ * ```
+ */
+export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
+  options: ClientOptions<Kinds>,
+): Client<Kinds> {
+  const { driver, schema, notify = false } = options;
+  if (!driver || typeof driver.query !== 'function' || typeof driver.batch !== 'function') {
+    throw new TypeError(
+      'createClient: driver must be an Eddy driver, e.g. nodePostgres(pool) from eddy/node-postgres',
+    );
+  }
+  const prefix = schemaPrefix(schema);
+  const channel = `${schema ? `${schema}.` : ''}river_insert`;
+  const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
+  const now = options.now ?? (() => new Date());
+  let kinds: Map<string, AnyJobKind> | undefined;
+  if (options.kinds) {
+    kinds = new Map();
+    for (const kind of options.kinds) {
+      if (kinds.has(kind.kind))
+        throw new ValidationError(`createClient: kind '${kind.kind}' is listed twice`);
+      kinds.set(kind.kind, kind);
+    }
+  }
+
+  async function prepare(items: readonly InsertItem[]): Promise<PreparedInsert> {
+    if (!Array.isArray(items))
+      throw new ValidationError('insertMany: pass an array of { kind, args, options }');
+    const at = now();
+    const jobs = await Promise.all(
+      items.map((item, i) => {
+        const name = typeof item?.kind === 'string' ? item.kind : (item?.kind?.kind ?? '?');
+        const where = items.length === 1 ? `insert(${name})` : `insertMany[${i}] (${name})`;
+        if (!item || typeof item !== 'object')
+          throw new ValidationError(`${where}: expected { kind, args, options }`);
+        return prepareJob(item, { kinds, now: at, maxPayloadBytes }, where);
+      }),
+    );
+    // Two rows with one unique key cannot go through one ON CONFLICT DO UPDATE statement
+    // (SQLSTATE 21000), and the second is a duplicate of the first anyway: send it once.
+    const sendIndex: number[] = [];
+    const unique: PreparedJob[] = [];
+    const firstByKey = new Map<string, number>();
+    for (const job of jobs) {
+      const key = keyOf(job);
+      const seen = key === null ? undefined : firstByKey.get(key);
+      if (seen !== undefined) {
+        sendIndex.push(-1 - seen);
+        continue;
+      }
+      if (key !== null) firstByKey.set(key, unique.length);
+      sendIndex.push(unique.length);
+      unique.push(job);
+    }
+    const single = unique.length === 1;
+    const column = <T>(pick: (job: PreparedJob) => T) => unique.map(pick);
+    const values: Param[] = single
+      ? (() => {
+          const j = unique[0] as PreparedJob;
+          return [
+            j.argsJson,
+            j.kind,
+            j.maxAttempts,
+            j.metadataJson,
+            j.priority,
+            j.queue,
+            j.scheduledAt,
+            j.state,
+            j.tags,
+            j.uniqueKey,
+            j.uniqueStates,
+          ];
+        })()
+      : [
+          column((j) => j.argsJson),
+          column((j) => j.kind),
+          column((j) => j.maxAttempts),
+          column((j) => j.metadataJson),
+          column((j) => j.priority),
+          column((j) => j.queue),
+          column((j) => j.scheduledAt),
+          column((j) => j.state),
+          column((j) => j.tags.join(',')),
+          column((j) => j.uniqueKey),
+          column((j) => j.uniqueStates),
+        ];
+    if (notify) values.push(channel);
+    const text = single ? JobInsertOne(prefix, notify) : JobInsertMany(prefix, notify);
+    return {
+      text,
+      params: encodeParams(values),
+      read(result: RawResult): InsertResult[] {
+        const rows = decodeResult(result).rows.map(rowToInserted);
+        if (rows.length !== unique.length) {
+          throw new Error(`insert returned ${rows.length} rows for ${unique.length} jobs`);
+        }
+        return sendIndex.map((index) =>
+          index >= 0
+            ? (rows[index] as InsertResult)
+            : { job: (rows[-1 - index] as InsertResult).job, skipped: true },
+        );
+      },
+    };
+  }
+
+  async function run(target: Driver, items: readonly InsertItem[]): Promise<InsertResult[]> {
+    if (items.length === 0) return [];
+    const prepared = await prepare(items);
+    // `read` decodes the rows and maps them back to input order.
+    return prepared.read(await new Database(target).raw(prepared));
+  }
+
+  const client: Client<Kinds> = {
+    schema,
+    insert: (async (kind: string | AnyJobKind, args: unknown, opts?: InsertOptions) =>
+      (await run(driver, [{ kind, args, options: opts }]))[0]) as Client<Kinds>['insert'],
+    insertMany: (items) => run(driver, items as readonly InsertItem[]),
+    insertTx: (async (tx: Driver, kind: string | AnyJobKind, args: unknown, opts?: InsertOptions) =>
+      (await run(tx, [{ kind, args, options: opts }]))[0]) as Client<Kinds>['insertTx'],
+    insertManyTx: (tx, items) => run(tx, items as readonly InsertItem[]),
+    prepareInsertMany: (items) => prepare(items as readonly InsertItem[]),
+    prepareInsert: ((kind: string | AnyJobKind, args: unknown, opts?: InsertOptions) =>
+      prepare([{ kind, args, options: opts }])) as Client<Kinds>['prepareInsert'],
+  };
+  return client;
+}

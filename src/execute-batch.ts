@@ -1,0 +1,259 @@
+/**
+ * Running a claimed batch: bounded concurrency (overall and per queue), a timeout per attempt,
+ * and a deadline for the whole batch. Produces one outcome per job; it never touches the
+ * database (the runner records all outcomes in one statement).
+ */
+
+import type { Client } from './client.js';
+import type { AnyJobKind } from './job-kind.js';
+import { describeThrown, JobCancel, JobSnooze } from './job-outcome.js';
+import type { AttemptError, Job } from './job.js';
+import { defaultRetryPolicy } from './retry-policy.js';
+import { formatIssuePath } from './standard-schema.js';
+import type { Worker, WorkerContext } from './worker.js';
+
+export type Outcome =
+  | { type: 'completed' }
+  | { type: 'retry'; delayMs: number; error: AttemptError }
+  | { type: 'discard'; error: AttemptError }
+  | { type: 'cancel'; error: AttemptError }
+  | { type: 'snooze'; delayMs: number }
+  /** Claimed but never started: handed back with its attempt restored. */
+  | { type: 'release' };
+
+export interface BatchOptions {
+  workers: ReadonlyMap<string, Worker>;
+  /** Concurrency limit over the whole batch. */
+  concurrency: number;
+  /** Concurrency limit per queue (absent: only the overall limit). */
+  queueConcurrency: ReadonlyMap<string, number>;
+  /** Epoch ms: abort what runs and start nothing more. */
+  stopAt: number;
+  /** Epoch ms until which a job abandoned by this invocation may still be running somewhere. */
+  leaseUntil: number;
+  /** How long to wait for an aborted worker to settle before abandoning it. */
+  abortGraceMs: number;
+  /** Epoch ms of the tick's soft deadline (for ctx.remainingMs). */
+  softDeadline: number;
+  defaultTimeoutMs: number;
+  client: Client;
+  /** Aborts everything at once (e.g. the platform's own signal). */
+  signal?: AbortSignal;
+  now?: () => number;
+}
+
+class DeadlineReached extends Error {
+  override name = 'DeadlineReached';
+}
+class AttemptTimedOut extends Error {
+  override name = 'AttemptTimedOut';
+  constructor(readonly timeoutMs: number) {
+    super(`job timed out after ${timeoutMs} ms`);
+  }
+}
+
+function attemptError(job: Job, message: string, trace: string, now: number): AttemptError {
+  return { at: new Date(now).toISOString(), attempt: job.attempt, error: message, trace };
+}
+
+function failure(job: Job, worker: Worker, message: string, trace: string, now: number): Outcome {
+  const error = attemptError(job, message, trace, now);
+  if (job.attempt >= job.maxAttempts) return { type: 'discard', error };
+  const policy = worker.options.retryPolicy ?? defaultRetryPolicy;
+  let delayMs: number;
+  try {
+    delayMs = Math.max(0, Number(policy(job)));
+    if (!Number.isFinite(delayMs)) delayMs = defaultRetryPolicy(job);
+  } catch {
+    delayMs = defaultRetryPolicy(job);
+  }
+  return { type: 'retry', delayMs, error };
+}
+
+async function validateArgs(worker: Worker, job: Job): Promise<string | undefined> {
+  if (!worker.schema) return undefined;
+  const result = await worker.schema['~standard'].validate(job.args);
+  if (!result.issues) {
+    job.args = result.value;
+    return undefined;
+  }
+  return result.issues
+    .map((issue) => `${formatIssuePath(issue.path) || '(root)'}: ${issue.message}`)
+    .join('; ');
+}
+
+/** Runs one job to an outcome. Never throws. */
+async function runOne(
+  job: Job,
+  worker: Worker,
+  options: BatchOptions,
+  stopSignal: AbortSignal,
+): Promise<Outcome> {
+  const now = options.now ?? Date.now;
+  const invalid = await validateArgs(worker, job).catch((e) => describeThrown(e).message);
+  if (invalid !== undefined) {
+    // Bad args never get better by retrying: discard with the reason.
+    return {
+      type: 'discard',
+      error: attemptError(
+        job,
+        `args failed validation for kind '${job.kind}': ${invalid}`,
+        '',
+        now(),
+      ),
+    };
+  }
+
+  const timeoutMs = worker.options.timeoutMs ?? options.defaultTimeoutMs;
+  const controller = new AbortController();
+  const onStop = () => controller.abort(new DeadlineReached('the tick reached its deadline'));
+  if (stopSignal.aborted) onStop();
+  else stopSignal.addEventListener('abort', onStop, { once: true });
+  const timer = setTimeout(() => controller.abort(new AttemptTimedOut(timeoutMs)), timeoutMs);
+
+  const ctx: WorkerContext = {
+    signal: controller.signal,
+    attempt: job.attempt,
+    maxAttempts: job.maxAttempts,
+    remainingMs: () => Math.max(0, options.softDeadline - now()),
+    snooze(delayMs: number): never {
+      throw new JobSnooze(delayMs);
+    },
+    cancel(reason?: string): never {
+      throw new JobCancel(reason);
+    },
+    client: options.client,
+  };
+
+  // Settles when the worker does, or `abortGraceMs` after an abort it ignores.
+  let abandon: () => void = () => undefined;
+  const abandoned = new Promise<'abandoned'>((resolve) => {
+    abandon = () => resolve('abandoned');
+  });
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  controller.signal.addEventListener('abort', () => {
+    graceTimer = setTimeout(abandon, options.abortGraceMs);
+  });
+
+  let settled: { ok: true } | { ok: false; thrown: unknown } | 'abandoned';
+  try {
+    settled = await Promise.race([
+      Promise.resolve()
+        .then(() => worker.work(job, ctx))
+        .then(
+          () => ({ ok: true }) as const,
+          (thrown: unknown) => ({ ok: false, thrown }) as const,
+        ),
+      abandoned,
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (graceTimer) clearTimeout(graceTimer);
+    stopSignal.removeEventListener('abort', onStop);
+  }
+
+  const reason = controller.signal.reason;
+  const at = now();
+  if (settled === 'abandoned') {
+    // The worker ignored its AbortSignal and may still be running in this invocation, so the job
+    // must not run elsewhere before this invocation's lease is over.
+    const untilLeaseEnds = Math.max(0, options.leaseUntil - at);
+    if (reason instanceof AttemptTimedOut) {
+      const outcome = failure(
+        job,
+        worker,
+        `job timed out after ${reason.timeoutMs} ms and did not stop when aborted (it ignores ctx.signal)`,
+        '',
+        at,
+      );
+      return outcome.type === 'retry'
+        ? { ...outcome, delayMs: Math.max(outcome.delayMs, untilLeaseEnds) }
+        : outcome;
+    }
+    return { type: 'snooze', delayMs: untilLeaseEnds };
+  }
+  if (settled.ok) return { type: 'completed' };
+  const thrown = settled.thrown;
+  if (thrown instanceof JobSnooze) return { type: 'snooze', delayMs: thrown.delayMs };
+  if (thrown instanceof JobCancel) {
+    return {
+      type: 'cancel',
+      error: attemptError(job, `cancelled: ${thrown.message}`, thrown.stack ?? '', at),
+    };
+  }
+  if (reason instanceof DeadlineReached) return { type: 'snooze', delayMs: 0 };
+  if (reason instanceof AttemptTimedOut) {
+    const { message, trace } = describeThrown(thrown);
+    return failure(
+      job,
+      worker,
+      `job timed out after ${reason.timeoutMs} ms (${message})`,
+      trace,
+      at,
+    );
+  }
+  const { message, trace } = describeThrown(thrown);
+  return failure(job, worker, message, trace, at);
+}
+
+/**
+ * Runs the batch and resolves with one outcome per job, in input order, by `stopAt` plus the
+ * abort grace at the latest.
+ */
+export async function executeBatch(
+  jobs: readonly Job[],
+  options: BatchOptions,
+): Promise<Outcome[]> {
+  const now = options.now ?? Date.now;
+  const outcomes: (Outcome | undefined)[] = new Array(jobs.length);
+  const stop = new AbortController();
+  const stopTimer = setTimeout(() => stop.abort(), Math.max(0, options.stopAt - now()));
+  const onOuterAbort = () => stop.abort();
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (options.signal?.aborted) stop.abort();
+
+  const runningPerQueue = new Map<string, number>();
+  const started = new Uint8Array(jobs.length);
+  let running = 0;
+  let unstarted = jobs.length;
+  let cursor = 0; // every job before the cursor has started
+
+  await new Promise<void>((resolveAll) => {
+    const finishIfDone = () => {
+      if (running === 0 && (unstarted === 0 || stop.signal.aborted)) resolveAll();
+    };
+    const pump = () => {
+      if (stop.signal.aborted) return finishIfDone();
+      while (cursor < jobs.length && started[cursor]) cursor++;
+      // Start every job that fits, in order; a job of a full queue waits while later ones proceed.
+      for (let index = cursor; index < jobs.length && running < options.concurrency; index++) {
+        if (started[index]) continue;
+        const job = jobs[index] as Job;
+        const queueLimit = options.queueConcurrency.get(job.queue) ?? Number.POSITIVE_INFINITY;
+        const queueRunning = runningPerQueue.get(job.queue) ?? 0;
+        if (queueRunning >= queueLimit) continue;
+        started[index] = 1;
+        unstarted--;
+        running++;
+        runningPerQueue.set(job.queue, queueRunning + 1);
+        const worker = options.workers.get(job.kind);
+        const run = worker
+          ? runOne(job, worker, options, stop.signal)
+          : Promise.resolve<Outcome>({ type: 'release' });
+        void run.then((outcome) => {
+          outcomes[index] = outcome;
+          running--;
+          runningPerQueue.set(job.queue, (runningPerQueue.get(job.queue) ?? 1) - 1);
+          pump();
+        });
+      }
+      finishIfDone();
+    };
+    stop.signal.addEventListener('abort', finishIfDone, { once: true });
+    pump();
+  });
+
+  clearTimeout(stopTimer);
+  options.signal?.removeEventListener('abort', onOuterAbort);
+  return Array.from(outcomes, (o): Outcome => o ?? { type: 'release' });
+}

@@ -1,0 +1,248 @@
+/**
+ * Validating insert requests and turning them into statement parameters. Everything here runs
+ * before the database is touched: bad input fails with a `ValidationError` that says what to fix.
+ */
+
+import { ValidationError } from './errors.js';
+import type { AnyJobKind, JobDefaults } from './job-kind.js';
+import type { JobState } from './job.js';
+import { byteLength, isRawJson, rawJson, toJsonText } from './json-args.js';
+import { formatIssuePath } from './standard-schema.js';
+import { computeUniqueKey, type UniqueOptions } from './unique-key.js';
+
+/** Per-insert options; each overrides the kind's default. */
+export interface InsertOptions extends JobDefaults {
+  /** Run no earlier than this time. */
+  scheduledAt?: Date;
+  /** Run at this time (same as `scheduledAt`; Buffalo's PerformAt). */
+  performAt?: Date;
+  /** Run this many milliseconds from now (Buffalo's PerformIn). */
+  performIn?: number;
+  /** Insert in River's `pending` state: stored but not worked until something makes it available. */
+  pending?: boolean;
+}
+
+export interface InsertItem {
+  kind: string | AnyJobKind;
+  args: unknown;
+  options?: InsertOptions;
+  /** A unique key computed elsewhere (periodic slots); wins over `options.unique`. */
+  uniqueOverride?: { key: Uint8Array; states: string } | undefined;
+}
+
+/** One job ready for the insert statement. */
+export interface PreparedJob {
+  kind: string;
+  argsJson: string;
+  metadataJson: string;
+  queue: string;
+  priority: number;
+  maxAttempts: number;
+  scheduledAt: Date | null;
+  state: JobState;
+  tags: string[];
+  uniqueKey: Uint8Array | null;
+  uniqueStates: string | null;
+}
+
+export interface PrepareContext {
+  /** Kinds the client knows, by name; when given, other kind names are refused. */
+  kinds?: ReadonlyMap<string, AnyJobKind>;
+  now: Date;
+  maxPayloadBytes: number;
+}
+
+export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
+const MAX_NAME_LENGTH = 127; // River: char_length(kind|queue) < 128
+const MAX_TAG_LENGTH = 255;
+
+function fail(where: string, path: string, message: string): never {
+  throw new ValidationError(`${where}: ${path} ${message}`, [{ path, message }]);
+}
+
+function checkName(where: string, field: 'kind' | 'queue', value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0)
+    fail(where, field, 'must be a non-empty string');
+  if ([...value].length > MAX_NAME_LENGTH) {
+    fail(
+      where,
+      field,
+      `is ${[...value].length} characters long; River allows at most ${MAX_NAME_LENGTH}`,
+    );
+  }
+  return value;
+}
+
+function checkInteger(
+  where: string,
+  field: string,
+  value: number,
+  min: number,
+  max: number,
+): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    fail(where, field, `must be an integer from ${min} to ${max} (got ${String(value)})`);
+  }
+  return value;
+}
+
+function checkTags(where: string, tags: readonly unknown[]): string[] {
+  if (!Array.isArray(tags)) fail(where, 'tags', 'must be an array of strings');
+  return tags.map((tag, i) => {
+    if (typeof tag !== 'string' || tag.length === 0)
+      fail(where, `tags[${i}]`, 'must be a non-empty string');
+    if (tag.includes(',')) fail(where, `tags[${i}]`, `('${tag}') must not contain a comma`);
+    if ([...tag].length > MAX_TAG_LENGTH)
+      fail(where, `tags[${i}]`, `is longer than ${MAX_TAG_LENGTH} characters`);
+    return tag;
+  });
+}
+
+function checkDate(where: string, field: string, value: unknown): Date {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime()))
+    fail(where, field, 'must be a valid Date');
+  return value;
+}
+
+async function validateArgs(where: string, kind: AnyJobKind, args: unknown): Promise<unknown> {
+  if (isRawJson(args)) {
+    // Exact JSON text bypasses JS numbers; validate its parsed form, store the text as written.
+    await validateArgs(where, kind, JSON.parse(args.text));
+    return args;
+  }
+  const result = await kind.args['~standard'].validate(args);
+  if (result.issues) {
+    const issues = result.issues.map((issue) => ({
+      path: `args${formatIssuePath(issue.path) ? `.${formatIssuePath(issue.path)}` : ''}`.replace(
+        '.[',
+        '[',
+      ),
+      message: issue.message,
+    }));
+    const list = issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+    throw new ValidationError(
+      `${where}: args do not match the schema of '${kind.kind}': ${list}`,
+      issues,
+    );
+  }
+  return result.value;
+}
+
+/**
+ * Validates one insert request and computes its row values, unique key included.
+ * `where` names the job in messages (`insert(send_email)`, `insertMany[3] (send_email)`).
+ */
+export async function prepareJob(
+  item: InsertItem,
+  ctx: PrepareContext,
+  where: string,
+): Promise<PreparedJob> {
+  const options = item.options ?? {};
+  let kindName: string;
+  let kind: AnyJobKind | undefined;
+  if (typeof item.kind === 'string') {
+    kindName = checkName(where, 'kind', item.kind);
+    kind = ctx.kinds?.get(kindName);
+    if (ctx.kinds && !kind) {
+      const known = [...ctx.kinds.keys()].join(', ') || '(none)';
+      fail(where, 'kind', `'${kindName}' is not a kind this client knows; known kinds: ${known}`);
+    }
+  } else if (item.kind && typeof item.kind === 'object' && typeof item.kind.kind === 'string') {
+    kind = item.kind;
+    kindName = checkName(where, 'kind', kind.kind);
+  } else {
+    fail(where, 'kind', 'must be a kind name or a kind from defineJobKind()');
+  }
+  const defaults: JobDefaults = kind?.defaults ?? {};
+
+  const args = kind ? await validateArgs(where, kind, item.args) : item.args;
+  const argsJson = toJsonText(args, 'args');
+  if (!isRawJson(args) && (typeof args !== 'object' || args === null || Array.isArray(args))) {
+    fail(where, 'args', 'must be a JSON object (River stores args as an object)');
+  }
+  const argsBytes = byteLength(argsJson);
+  if (argsBytes > ctx.maxPayloadBytes) {
+    fail(
+      where,
+      'args',
+      `are ${argsBytes} bytes of JSON; the limit is ${ctx.maxPayloadBytes} (maxPayloadBytes)`,
+    );
+  }
+
+  const metadata = { ...(defaults.metadata ?? {}), ...(options.metadata ?? {}) };
+  const metadataJson = toJsonText(metadata, 'metadata');
+  if (byteLength(metadataJson) > ctx.maxPayloadBytes) {
+    fail(where, 'metadata', `is larger than ${ctx.maxPayloadBytes} bytes (maxPayloadBytes)`);
+  }
+
+  const queue = checkName(where, 'queue', options.queue ?? defaults.queue ?? 'default');
+  const priority = checkInteger(
+    where,
+    'priority',
+    options.priority ?? defaults.priority ?? 1,
+    1,
+    4,
+  );
+  const maxAttempts = checkInteger(
+    where,
+    'maxAttempts',
+    options.maxAttempts ?? defaults.maxAttempts ?? 25,
+    1,
+    32767,
+  );
+  const tags = checkTags(where, options.tags ?? defaults.tags ?? []);
+
+  const schedules = [options.scheduledAt, options.performAt, options.performIn].filter(
+    (v) => v !== undefined,
+  );
+  if (schedules.length > 1)
+    fail(where, 'scheduledAt', 'conflicts: give only one of scheduledAt, performAt, performIn');
+  let scheduledAt: Date | null = null;
+  if (options.scheduledAt !== undefined)
+    scheduledAt = checkDate(where, 'scheduledAt', options.scheduledAt);
+  if (options.performAt !== undefined)
+    scheduledAt = checkDate(where, 'performAt', options.performAt);
+  if (options.performIn !== undefined) {
+    if (!Number.isFinite(options.performIn) || options.performIn < 0) {
+      fail(where, 'performIn', 'must be a non-negative number of milliseconds');
+    }
+    scheduledAt = new Date(ctx.now.getTime() + options.performIn);
+  }
+
+  let state: JobState = 'available';
+  if (options.pending) state = 'pending';
+  else if (scheduledAt && scheduledAt.getTime() > ctx.now.getTime()) state = 'scheduled';
+
+  const unique: UniqueOptions | undefined = options.unique ?? defaults.unique;
+  let uniqueKey: Uint8Array | null = null;
+  let uniqueStates: string | null = null;
+  if (item.uniqueOverride) {
+    uniqueKey = item.uniqueOverride.key;
+    uniqueStates = item.uniqueOverride.states;
+  } else if (unique) {
+    const computed = await computeUniqueKey({
+      kind: kindName,
+      args: isRawJson(args) ? args : rawJson(argsJson),
+      queue,
+      scheduledAt: scheduledAt ?? undefined,
+      now: ctx.now,
+      options: unique,
+    });
+    uniqueKey = computed.key;
+    uniqueStates = computed.states;
+  }
+
+  return {
+    kind: kindName,
+    argsJson,
+    metadataJson,
+    queue,
+    priority,
+    maxAttempts,
+    scheduledAt,
+    state,
+    tags,
+    uniqueKey,
+    uniqueStates,
+  };
+}

@@ -1,0 +1,192 @@
+/**
+ * Periodic jobs: enqueued from cron expressions or fixed intervals by whichever tick runs when a
+ * slot comes due. No leader: each slot's job carries a unique key derived from the slot, so
+ * overlapping ticks, repeated ticks and several deployments insert it once between them.
+ */
+
+import { CronExpressionParser } from 'cron-parser';
+import { ValidationError } from './errors.js';
+import type { InsertItem, InsertOptions } from './insert.js';
+import type { AnyJobKind } from './job-kind.js';
+
+export type CatchUp = 'none' | 'latest' | 'all';
+
+export interface PeriodicJobDefinition {
+  /** Identity of this schedule (slot keys derive from it). Default: the kind name. */
+  name?: string;
+  kind: string | AnyJobKind;
+  /** Args for each run, or a function returning them. Default `{}`. */
+  args?: Record<string, unknown> | ((slot: Date) => Record<string, unknown>);
+  /** A cron expression (5 or 6 fields, `@hourly` …) or a fixed interval. */
+  schedule: string | { everyMs: number };
+  /** IANA time zone for cron expressions. Default UTC. */
+  timezone?: string;
+  /** Also enqueue one run when this runner starts (its first tick), whatever the schedule. */
+  runOnStart?: boolean;
+  /**
+   * Missed slots (no tick ran when they came due):
+   * - `none`: skip them; enqueue a slot only within `graceMs` of its time;
+   * - `latest` (default): enqueue the most recent slot within `catchUpWindowMs`;
+   * - `all`: enqueue every slot within `catchUpWindowMs` (at most 1,000).
+   */
+  catchUp?: CatchUp;
+  /** Default 1 hour. Keep it below the completed-job retention so old slots stay remembered. */
+  catchUpWindowMs?: number;
+  /** Default 60 s (cron triggers fire on the minute). */
+  graceMs?: number;
+  /**
+   * Insert options. With `unique` set (e.g. by state, without `completed`: River's persistent
+   * worker pattern) that key decides duplicates instead of the slot.
+   */
+  options?: InsertOptions;
+}
+
+export interface PeriodicJob
+  extends Readonly<Required<Pick<PeriodicJobDefinition, 'name' | 'catchUp'>>> {
+  readonly definition: PeriodicJobDefinition;
+  /** Slots due at `now` under the catch-up policy, oldest first. */
+  dueSlots(now: Date): Date[];
+}
+
+const MAX_SLOTS = 1000;
+
+/**
+ * Declares a periodic job for `createRunner({ periodic: [...] })`.
+ *
+ * @example
+ * ```ts
+ * definePeriodicJob({ kind: cleanup, schedule: '*\/15 * * * *' });
+ * definePeriodicJob({ kind: 'heartbeat', schedule: { everyMs: 30_000 }, catchUp: 'none' });
+ * ```
+ */
+export function definePeriodicJob(definition: PeriodicJobDefinition): PeriodicJob {
+  const kindName = typeof definition.kind === 'string' ? definition.kind : definition.kind?.kind;
+  const name = definition.name ?? kindName;
+  const where = `definePeriodicJob(${name ?? '?'})`;
+  if (!name) throw new ValidationError(`${where}: kind is required`);
+  const catchUp = definition.catchUp ?? 'latest';
+  if (!['none', 'latest', 'all'].includes(catchUp)) {
+    throw new ValidationError(`${where}: catchUp must be 'none', 'latest' or 'all'`);
+  }
+  const windowMs = definition.catchUpWindowMs ?? 60 * 60_000;
+  const graceMs = definition.graceMs ?? 60_000;
+  for (const [field, value] of [
+    ['catchUpWindowMs', windowMs],
+    ['graceMs', graceMs],
+  ] as const) {
+    if (!Number.isFinite(value) || value < 0)
+      throw new ValidationError(`${where}: ${field} must be ≥ 0 ms`);
+  }
+
+  let latestAt: (now: Date) => Date;
+  let before: (slot: Date) => Date;
+  const { schedule } = definition;
+  if (typeof schedule === 'string') {
+    const options = { tz: definition.timezone ?? 'UTC' };
+    try {
+      CronExpressionParser.parse(schedule, { ...options, currentDate: new Date() }).prev();
+    } catch (error) {
+      throw new ValidationError(
+        `${where}: schedule '${schedule}' is not a valid cron expression (or time zone '${options.tz}' is unknown): ${(error as Error).message}`,
+      );
+    }
+    const prevOf = (at: Date) =>
+      CronExpressionParser.parse(schedule, { ...options, currentDate: at })
+        .prev()
+        .toDate();
+    latestAt = (now) => prevOf(new Date(now.getTime() + 1)); // a slot at exactly `now` counts
+    before = (slot) => prevOf(slot);
+  } else if (
+    schedule &&
+    typeof schedule === 'object' &&
+    Number.isFinite(schedule.everyMs) &&
+    schedule.everyMs >= 1000
+  ) {
+    const every = schedule.everyMs;
+    latestAt = (now) => new Date(Math.floor(now.getTime() / every) * every);
+    before = (slot) => new Date(slot.getTime() - every);
+  } else {
+    throw new ValidationError(
+      `${where}: schedule must be a cron expression or { everyMs } of at least 1000`,
+    );
+  }
+
+  return {
+    name,
+    catchUp,
+    definition: { ...definition, name },
+    dueSlots(now) {
+      const latest = latestAt(now);
+      const age = now.getTime() - latest.getTime();
+      if (catchUp === 'none') return age <= graceMs ? [latest] : [];
+      if (catchUp === 'latest') return age <= windowMs ? [latest] : [];
+      const slots: Date[] = [];
+      for (
+        let slot = latest;
+        now.getTime() - slot.getTime() <= windowMs && slots.length < MAX_SLOTS;
+        slot = before(slot)
+      ) {
+        slots.unshift(slot);
+      }
+      return slots;
+    },
+  };
+}
+
+const encoder = new TextEncoder();
+
+/** The slot's unique key: sha256 over the schedule's name and the slot time. */
+export async function slotKey(name: string, slot: Date): Promise<Uint8Array> {
+  const digest = await crypto.subtle.digest(
+    'SHA-256',
+    encoder.encode(`eddy_periodic|${name}|${slot.toISOString()}`),
+  );
+  return new Uint8Array(digest);
+}
+
+/** Every state: a slot's job blocks its slot for as long as the row exists. */
+export const SLOT_UNIQUE_STATES = '11111111';
+
+/** Insert items for the due slots of `jobs` at `now` (plus run-on-start ones on a first tick). */
+export async function periodicInserts(
+  jobs: readonly PeriodicJob[],
+  now: Date,
+  firstTick: boolean,
+): Promise<InsertItem[]> {
+  const items: InsertItem[] = [];
+  for (const job of jobs) {
+    const { definition } = job;
+    const argsFor = (slot: Date) =>
+      typeof definition.args === 'function' ? definition.args(slot) : (definition.args ?? {});
+    const base = definition.options ?? {};
+    for (const slot of job.dueSlots(now)) {
+      items.push({
+        kind: definition.kind,
+        args: argsFor(slot),
+        options: {
+          ...base,
+          scheduledAt: slot,
+          metadata: {
+            ...(base.metadata ?? {}),
+            periodic: job.name,
+            periodic_slot: slot.toISOString(),
+          },
+        },
+        uniqueOverride: base.unique
+          ? undefined
+          : { key: await slotKey(job.name, slot), states: SLOT_UNIQUE_STATES },
+      });
+    }
+    if (firstTick && definition.runOnStart) {
+      items.push({
+        kind: definition.kind,
+        args: argsFor(now),
+        options: {
+          ...base,
+          metadata: { ...(base.metadata ?? {}), periodic: job.name, periodic_run_on_start: true },
+        },
+      });
+    }
+  }
+  return items;
+}

@@ -1,0 +1,52 @@
+/**
+ * Claiming jobs: one statement locks a bounded batch with SKIP LOCKED and marks it running.
+ *
+ * Each queue is claimed through its own LATERAL subquery so every one walks
+ * river_job_prioritized_fetching_index (state, queue, priority, scheduled_at, id) in order; a
+ * single `queue = ANY(...)` query would have to sort every available job instead.
+ *
+ * The lease travels in the attempted_by entry the claim appends (see `lease.ts`), so a claim
+ * writes no column that River does not already write, and no extra index entry.
+ */
+
+/**
+ * $1 text[] queue names, $2 int[] per-queue limits, $3 text[] kinds this runner works,
+ * $4 text the runner id, $5 text the claim nonce, $6 int8 lease length in ms from the DB's now().
+ */
+export const JobClaimBatch = (p: string) => `
+WITH token AS (
+  SELECT 'eddy:' || ((extract(epoch FROM now()) * 1000)::int8 + $6::int8)::text || ':' || $5::text || ':' || $4::text AS value
+),
+locked AS (
+  SELECT picked.id
+  FROM unnest($1::text[], $2::int[]) AS q(name, lim)
+  CROSS JOIN LATERAL (
+    SELECT j.id
+    FROM ${p}river_job j
+    WHERE j.state = 'available'
+      AND j.queue = q.name
+      AND j.scheduled_at <= now()
+      AND j.kind = ANY($3::text[])
+      AND NOT EXISTS (
+        SELECT 1 FROM ${p}river_queue rq
+        WHERE rq.paused_at IS NOT NULL AND (rq.name = q.name OR rq.name = '*')
+      )
+    ORDER BY j.priority, j.scheduled_at, j.id
+    LIMIT q.lim
+    FOR UPDATE SKIP LOCKED
+  ) picked
+)
+UPDATE ${p}river_job j
+SET state = 'running',
+    attempt = j.attempt + 1,
+    attempted_at = now(),
+    -- River keeps at most 100 entries in attempted_by.
+    attempted_by = CASE
+      WHEN cardinality(j.attempted_by) >= 100
+        THEN j.attempted_by[cardinality(j.attempted_by) - 98:] || (SELECT value FROM token)
+      ELSE array_append(j.attempted_by, (SELECT value FROM token))
+    END
+FROM locked
+WHERE j.id = locked.id
+RETURNING j.id, j.kind, j.args, j.queue, j.state::text AS state, j.priority, j.attempt, j.max_attempts,
+  j.attempted_at, j.attempted_by, j.created_at, j.finalized_at, j.scheduled_at, j.errors, j.metadata, j.tags`;

@@ -1,0 +1,66 @@
+/**
+ * Job inserts. `p` is the schema prefix from `schemaPrefix()` ('' or `"name".`).
+ *
+ * Unique jobs conflict on River's partial unique index; `DO UPDATE` (a no-op write) instead of
+ * `DO NOTHING` makes the existing row come back through RETURNING, and `xmax <> 0` tells the
+ * two cases apart — a duplicate never raises, so it never aborts the caller's transaction.
+ */
+
+const conflict = (p: string) => `ON CONFLICT (unique_key)
+    WHERE unique_key IS NOT NULL AND unique_states IS NOT NULL
+      AND ${p}river_job_state_in_bitmask(unique_states, state)
+    DO UPDATE SET kind = EXCLUDED.kind`;
+
+const returning = `RETURNING id, kind, queue, state::text AS state, priority, max_attempts,
+    scheduled_at, created_at, args, tags, metadata, (xmax <> 0) AS skipped`;
+
+/**
+ * Notifies Go River listeners (`<schema>.river_insert`, payload `{"queue":"…"}`) once per queue
+ * that received a job available now. Evaluated through a scalar subquery so it runs in the same
+ * statement, only when rows were inserted.
+ */
+const notify = `, notified AS (
+  SELECT pg_notify($NOTIFY_CHANNEL::text, '{"queue":' || to_json(q.queue)::text || '}')
+  FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available' AND NOT skipped) q
+)`;
+
+function wrap(insert: string, withNotify: boolean): string {
+  if (!withNotify) return insert;
+  return `WITH inserted AS (${insert})${notify}
+SELECT inserted.*, (SELECT count(*) FROM notified) AS notified FROM inserted`;
+}
+
+/** Inserts one job: parameters $1..$11 as in JobInsertMany, but scalars. */
+export const JobInsertOne = (p: string, withNotify: boolean) =>
+  wrap(
+    `INSERT INTO ${p}river_job
+    (args, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags, unique_key, unique_states)
+  VALUES ($1::jsonb, $2::text, $3::smallint, $4::jsonb, $5::smallint, $6::text,
+    coalesce($7::timestamptz, now()), $8::${p}river_job_state, $9::varchar(255)[], $10::bytea, $11::bit(8))
+  ${conflict(p)}
+  ${returning}`,
+    withNotify,
+  ).replace('$NOTIFY_CHANNEL', '$12');
+
+/**
+ * Inserts any number of jobs in one statement from parallel arrays. Tags travel comma-joined
+ * (hence River's no-comma rule) because Postgres arrays cannot be ragged. Rows are inserted,
+ * and returned, in input order.
+ */
+export const JobInsertMany = (p: string, withNotify: boolean) =>
+  wrap(
+    `INSERT INTO ${p}river_job
+    (args, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags, unique_key, unique_states)
+  SELECT args, kind, max_attempts, metadata, priority, queue, coalesce(scheduled_at, now()),
+    state::${p}river_job_state,
+    CASE WHEN tags = '' THEN '{}'::varchar(255)[] ELSE string_to_array(tags, ',')::varchar(255)[] END,
+    unique_key, unique_states
+  FROM unnest($1::jsonb[], $2::text[], $3::smallint[], $4::jsonb[], $5::smallint[], $6::text[],
+    $7::timestamptz[], $8::text[], $9::text[], $10::bytea[], $11::bit(8)[])
+    WITH ORDINALITY AS t(args, kind, max_attempts, metadata, priority, queue, scheduled_at, state,
+      tags, unique_key, unique_states, ord)
+  ORDER BY ord
+  ${conflict(p)}
+  ${returning}`,
+    withNotify,
+  ).replace('$NOTIFY_CHANNEL', '$12');

@@ -1,0 +1,447 @@
+/**
+ * Unique jobs, keyed exactly as Go River keys them, so Eddy and River deduplicate against each
+ * other.
+ *
+ * River hashes (sha256) a text built from the options, in this order:
+ *
+ *     &kind=<kind>            unless excludeKind
+ *     &args=<json>            if byArgs (see below)
+ *     &period=<RFC 3339 UTC>  if byPeriod: scheduled_at (or now) truncated to the period
+ *     &queue=<queue>          if byQueue
+ *
+ * and stores it in `river_job.unique_key` (bytea) next to `unique_states` (bit(8)), the states
+ * in which the key still blocks a duplicate. River's partial unique index `river_job_unique_idx`
+ * covers `unique_key` only for rows whose state is in their own `unique_states`.
+ *
+ * `&args=` is the encoded args (see json-canonical.ts) reassembled the way River's gjson/sjson
+ * code does: all args → top-level keys sorted bytewise, the first of duplicate keys wins, nested
+ * values kept verbatim in their own order; selected paths → only those values, nested objects
+ * rebuilt in sorted path order, and an empty string when none is present.
+ */
+
+import { ValidationError } from './errors.js';
+import type { JobState } from './job.js';
+import type { RawJson } from './json-args.js';
+import {
+  checkWellFormed,
+  compactJson,
+  compareUtf8,
+  type JsonNode,
+  jsonNodeFromValue,
+  sjsonKey,
+} from './json-canonical.js';
+
+/**
+ * What makes a job unique, as River's `UniqueOpts`. At least one of `byArgs`, `byPeriodMs`,
+ * `byQueue`, `byState` must be set.
+ */
+export interface UniqueOptions {
+  /**
+   * `true`: all args. A list of paths: only those values, e.g. `['customer.id', 'template']`,
+   * like River's `river:"unique"` struct tags (nested structs give dotted paths). A dot descends
+   * into an object; a backslash makes the next character literal (`'user\\.id'` is the key
+   * `user.id`). Unescaped `# * ? @ |`, a leading `: [ {` and all-digit segments are refused:
+   * River's path syntax would read them differently.
+   */
+  byArgs?: boolean | readonly string[];
+  /** Unique within each period of this many milliseconds (whole number, at least 1000). */
+  byPeriodMs?: number;
+  /** Unique within each queue (otherwise across queues). */
+  byQueue?: boolean;
+  /**
+   * States in which an existing job blocks a new one. Default `DEFAULT_UNIQUE_STATES`; must
+   * include `REQUIRED_UNIQUE_STATES` (River refuses otherwise).
+   */
+  byState?: readonly JobState[];
+  /** Leave the kind out of the key: unique across all kinds. */
+  excludeKind?: boolean;
+}
+
+/** River's default `ByState`: every state but `cancelled` and `discarded`. */
+export const DEFAULT_UNIQUE_STATES: readonly JobState[] = Object.freeze([
+  'available',
+  'completed',
+  'pending',
+  'retryable',
+  'running',
+  'scheduled',
+] as const);
+
+/** States River requires in a custom `ByState` (a unique job moves through all of them). */
+export const REQUIRED_UNIQUE_STATES: readonly JobState[] = Object.freeze([
+  'available',
+  'pending',
+  'running',
+  'scheduled',
+] as const);
+
+// River's bit for each state. Postgres numbers a bit(8) from the left, and River's
+// river_job_state_in_bitmask() reads `scheduled` at position 0 … `available` at 7.
+const STATE_BITS: Readonly<Record<JobState, number>> = {
+  available: 0x01,
+  cancelled: 0x02,
+  completed: 0x04,
+  discarded: 0x08,
+  pending: 0x10,
+  retryable: 0x20,
+  running: 0x40,
+  scheduled: 0x80,
+};
+
+/** An instant as a `Date` or RFC 3339 text; text keeps sub-millisecond digits exactly. */
+export type Instant = Date | string;
+
+export interface UniqueKeyInput {
+  kind: string;
+  /** The args object, or `rawJson(text)` for exact JSON (big integers, exact decimals). */
+  args: unknown | RawJson;
+  queue: string;
+  /** The job's scheduled time, if it has one; `byPeriodMs` buckets this instead of `now`. */
+  scheduledAt?: Instant | null;
+  /** The clock; defaults to the current time. */
+  now?: Instant;
+  options: UniqueOptions;
+}
+
+export interface UniqueKey {
+  /** sha256 of `text`: the value for `river_job.unique_key` (bytea). */
+  key: Uint8Array;
+  /** The value for `river_job.unique_states` as bit(8) text, e.g. `'11110101'`. */
+  states: string;
+  /** The same states as a number (245 for the defaults), as River's Go code holds it. */
+  mask: number;
+  /** The text that was hashed, e.g. `&kind=email&args={"to":"a@b.c"}`. For debugging. */
+  text: string;
+}
+
+function invalid(path: string, message: string): never {
+  throw new ValidationError(`${path} ${message}`, [{ path, message }]);
+}
+
+/**
+ * The `unique_states` value for a set of states: a number and its bit(8) text.
+ *
+ * @example
+ * ```ts
+ * uniqueStatesMask(); // { mask: 245, bits: '11110101' }
+ * ```
+ */
+export function uniqueStatesMask(states: readonly JobState[] = DEFAULT_UNIQUE_STATES): {
+  mask: number;
+  bits: string;
+} {
+  let mask = 0;
+  for (const state of states) {
+    const bit = Object.hasOwn(STATE_BITS, state) ? STATE_BITS[state] : undefined;
+    if (bit === undefined) {
+      invalid('unique.byState', `contains '${String(state)}', which is not a job state`);
+    }
+    mask |= bit;
+  }
+  return { mask, bits: mask.toString(2).padStart(8, '0') };
+}
+
+/** A selected args path split into literal keys. */
+interface ArgsPath {
+  readonly raw: string;
+  readonly segments: readonly string[];
+}
+
+const SPECIAL_ANYWHERE = new Set(['#', '*', '?', '@', '|']);
+const SPECIAL_AT_START = new Set([':', '[', '{']);
+
+function parseArgsPath(raw: unknown, at: string): ArgsPath {
+  if (typeof raw !== 'string' || raw === '') invalid(at, 'must be a non-empty path string');
+  checkWellFormed(raw, at);
+  const segments: string[] = [];
+  let segment = '';
+  let start = true;
+  const endSegment = () => {
+    if (segment === '') invalid(at, `('${raw}') has an empty segment; remove the extra dot`);
+    // sjson (River) turns a numeric segment into an array index, even when escaped.
+    if (/^[0-9]+$/.test(segment) || segment === '-1') {
+      invalid(
+        at,
+        `('${raw}') has the segment '${segment}', which River would read as an array index`,
+      );
+    }
+    segments.push(segment);
+    segment = '';
+    start = true;
+  };
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i] as string;
+    if (c === '\\') {
+      const next = raw[i + 1];
+      if (next === undefined) invalid(at, `('${raw}') ends in a lone backslash`);
+      segment += next;
+      i++;
+      start = false;
+      continue;
+    }
+    if (c === '.') {
+      endSegment();
+      continue;
+    }
+    if (SPECIAL_ANYWHERE.has(c) || (start && SPECIAL_AT_START.has(c))) {
+      invalid(
+        at,
+        `('${raw}') has '${c}', which is path syntax in River; write '\\${c}' for the literal key`,
+      );
+    }
+    segment += c;
+    start = false;
+  }
+  endSegment();
+  return { raw, segments };
+}
+
+interface NormalizedOptions {
+  byArgs: true | readonly ArgsPath[] | false;
+  periodMs: number | null;
+  byQueue: boolean;
+  excludeKind: boolean;
+  states: { mask: number; bits: string };
+}
+
+function optionalBoolean(value: unknown, at: string): boolean {
+  if (value === undefined) return false;
+  if (typeof value !== 'boolean') invalid(at, 'must be true or false');
+  return value;
+}
+
+function normalizeOptions(options: UniqueOptions): NormalizedOptions {
+  if (typeof options !== 'object' || options === null)
+    invalid('unique', 'must be an options object');
+  const byQueue = optionalBoolean(options.byQueue, 'unique.byQueue');
+  const excludeKind = optionalBoolean(options.excludeKind, 'unique.excludeKind');
+
+  let byArgs: NormalizedOptions['byArgs'] = false;
+  if (Array.isArray(options.byArgs)) {
+    if (options.byArgs.length === 0)
+      invalid('unique.byArgs', 'is an empty list; give paths, or true for all args');
+    const paths = options.byArgs.map((p, i) => parseArgsPath(p, `unique.byArgs[${i}]`));
+    // River sorts the selected paths and writes them in that order.
+    paths.sort(
+      (a, b) =>
+        compareUtf8(a.segments.join('.'), b.segments.join('.')) || compareUtf8(a.raw, b.raw),
+    );
+    byArgs = paths;
+  } else if (optionalBoolean(options.byArgs, 'unique.byArgs')) {
+    byArgs = true;
+  }
+
+  let periodMs: number | null = null;
+  if (options.byPeriodMs !== undefined && options.byPeriodMs !== 0) {
+    const ms = options.byPeriodMs;
+    if (typeof ms !== 'number' || !Number.isSafeInteger(ms) || ms < 1000) {
+      invalid(
+        'unique.byPeriodMs',
+        `is ${String(ms)}; give a whole number of milliseconds, at least 1000 (River refuses periods under 1 second)`,
+      );
+    }
+    periodMs = ms;
+  }
+
+  let states = uniqueStatesMask();
+  if (options.byState !== undefined) {
+    if (!Array.isArray(options.byState)) invalid('unique.byState', 'must be a list of job states');
+    // Like River, an empty list means the default states.
+    if (options.byState.length > 0) {
+      states = uniqueStatesMask(options.byState);
+      const missing = REQUIRED_UNIQUE_STATES.filter((s) => !options.byState?.includes(s));
+      if (missing.length > 0) {
+        invalid(
+          'unique.byState',
+          `must include ${REQUIRED_UNIQUE_STATES.join(', ')} (River requires them); missing: ${missing.join(', ')}`,
+        );
+      }
+    }
+  }
+
+  // River's client treats options with none of these as "not unique" (excludeKind alone too).
+  if (byArgs === false && periodMs === null && !byQueue && options.byState === undefined) {
+    invalid(
+      'unique',
+      'asks for nothing; set byArgs, byPeriodMs, byQueue or byState (or leave unique out)',
+    );
+  }
+  return { byArgs, periodMs, byQueue, excludeKind, states };
+}
+
+/** The first member named `key`, as gjson finds it. */
+function member(node: JsonNode | undefined, key: string): JsonNode | undefined {
+  if (node?.type !== 'object') return undefined;
+  return node.members.find((m) => m.key === key)?.value;
+}
+
+function allArgsText(root: JsonNode): string {
+  if (root.type === 'array' && root.items.length === 0) return '{}'; // River: no keys, so `{}`
+  if (root.type !== 'object') invalid('args', 'must be a JSON object to be unique by args');
+  const first = new Map<string, JsonNode>();
+  for (const m of root.members) if (!first.has(m.key)) first.set(m.key, m.value);
+  const keys = [...first.keys()].sort(compareUtf8);
+  return `{${keys.map((k) => `${sjsonKey(k)}:${compactJson(first.get(k) as JsonNode)}`).join(',')}}`;
+}
+
+// An object River assembles from selected paths: keys in insertion (sorted path) order.
+type Assembled = Map<string, Assembled | JsonNode>;
+
+function writeAssembled(object: Assembled): string {
+  const parts: string[] = [];
+  for (const [key, value] of object) {
+    parts.push(
+      `${sjsonKey(key)}:${value instanceof Map ? writeAssembled(value) : compactJson(value)}`,
+    );
+  }
+  return `{${parts.join(',')}}`;
+}
+
+function selectedArgsText(root: JsonNode, paths: readonly ArgsPath[]): string {
+  if (root.type !== 'object') invalid('args', 'must be a JSON object to be unique by args');
+  const out: Assembled = new Map();
+  const taken: (readonly string[])[] = [];
+  for (const { segments } of paths) {
+    // A selected object already carries its descendants; River leaves them as they are.
+    if (taken.some((t) => t.length < segments.length && t.every((s, i) => s === segments[i])))
+      continue;
+    let value: JsonNode | undefined = root;
+    for (const segment of segments) value = member(value, segment);
+    if (value === undefined) continue; // absent: left out, not null
+    let target = out;
+    for (const segment of segments.slice(0, -1)) {
+      let next = target.get(segment);
+      if (!(next instanceof Map)) {
+        next = new Map();
+        target.set(segment, next);
+      }
+      target = next;
+    }
+    target.set(segments[segments.length - 1] as string, value);
+    taken.push(segments);
+  }
+  return out.size === 0 ? '' : writeAssembled(out);
+}
+
+const NS_PER_MS = 1_000_000n;
+const NS_PER_S = 1_000_000_000n;
+// Go truncates durations from its zero time, 0001-01-01T00:00:00Z, not from the Unix epoch;
+// the two differ for periods that do not divide it (a week, 7 hours, …).
+const GO_ZERO_TIME_NS = 62_135_596_800n * NS_PER_S;
+const RFC3339 =
+  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
+
+/** Nanoseconds since the Unix epoch. */
+function instantNs(value: Instant, at: string): bigint {
+  if (value instanceof Date) {
+    const ms = value.getTime();
+    if (Number.isNaN(ms)) invalid(at, 'is an invalid Date');
+    return BigInt(ms) * NS_PER_MS;
+  }
+  const m = typeof value === 'string' ? RFC3339.exec(value) : null;
+  if (!m) invalid(at, `must be a Date or RFC 3339 text like '2026-01-02T03:04:05.6789Z'`);
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as number[] as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute, second, 0);
+  if (
+    date.getUTCMonth() !== month - 1 ||
+    date.getUTCDate() !== day ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59
+  ) {
+    invalid(at, `('${value}') is not a real date and time`);
+  }
+  let offsetMinutes = 0;
+  if (m[9] !== undefined) {
+    const [h, min] = [Number(m[10]), Number(m[11])];
+    if (h > 23 || min > 59) invalid(at, `('${value}') has an impossible UTC offset`);
+    offsetMinutes = (m[9] === '-' ? -1 : 1) * (h * 60 + min);
+  }
+  const fraction = BigInt((m[7] ?? '').padEnd(9, '0'));
+  return BigInt(date.getTime() - offsetMinutes * 60_000) * NS_PER_MS + fraction;
+}
+
+/** `instant` truncated to the period as Go does, formatted like Go's time.RFC3339 in UTC. */
+function periodStart(instant: bigint, periodMs: number, at: string): string {
+  const period = BigInt(periodMs) * NS_PER_MS;
+  const sinceZero = instant + GO_ZERO_TIME_NS;
+  if (sinceZero < 0n) invalid(at, 'is before year 1, which River cannot bucket');
+  const start = sinceZero - (sinceZero % period) - GO_ZERO_TIME_NS;
+  const seconds = start / NS_PER_S - (start < 0n && start % NS_PER_S !== 0n ? 1n : 0n);
+  const date = new Date(Number(seconds) * 1000);
+  const year = date.getUTCFullYear();
+  if (year < 1 || year > 9999)
+    invalid(at, `gives a period in year ${year}; River formats only years 0001–9999`);
+  return date.toISOString().replace('.000Z', 'Z');
+}
+
+/**
+ * The text River hashes for this job's unique key (see the file comment for its layout). Throws
+ * `ValidationError` for options River refuses and args it cannot key exactly.
+ *
+ * @example
+ * ```ts
+ * uniqueKeyText({ kind: 'email', args: { to: 'a@b.c', body: '…' }, queue: 'default',
+ *   options: { byArgs: ['to'], byQueue: true } });
+ * // '&kind=email&args={"to":"a@b.c"}&queue=default'
+ * ```
+ */
+export function uniqueKeyText(input: UniqueKeyInput): string {
+  return build(input, normalizeOptions(input.options)).text;
+}
+
+function build(input: UniqueKeyInput, options: NormalizedOptions): { text: string } {
+  const { kind, queue } = input;
+  if (typeof kind !== 'string' || kind === '') invalid('kind', 'must be a non-empty string');
+  checkWellFormed(kind, 'kind');
+  let text = options.excludeKind ? '' : `&kind=${kind}`;
+  if (options.byArgs !== false) {
+    const root = jsonNodeFromValue(input.args, 'args');
+    text += `&args=${options.byArgs === true ? allArgsText(root) : selectedArgsText(root, options.byArgs)}`;
+  }
+  if (options.periodMs !== null) {
+    const at = input.scheduledAt != null ? 'scheduledAt' : 'now';
+    const instant = instantNs(input.scheduledAt ?? input.now ?? new Date(), at);
+    text += `&period=${periodStart(instant, options.periodMs, at)}`;
+  }
+  if (options.byQueue) {
+    if (typeof queue !== 'string' || queue === '') invalid('queue', 'must be a non-empty string');
+    checkWellFormed(queue, 'queue');
+    text += `&queue=${queue}`;
+  }
+  return { text };
+}
+
+/**
+ * Computes `unique_key` and `unique_states` for a job exactly as Go River does, so either side
+ * skips the other's duplicates. Runs anywhere Web Crypto does (Node 20, Workers, browsers).
+ *
+ * @example
+ * ```ts
+ * const { key, states } = await computeUniqueKey({
+ *   kind: 'send_invoice', args: { invoiceId: 42 }, queue: 'default', now: new Date(),
+ *   options: { byArgs: true, byPeriodMs: 24 * 60 * 60 * 1000 },
+ * });
+ * // INSERT … unique_key = $key::bytea, unique_states = $states::bit(8)
+ * ```
+ */
+export async function computeUniqueKey(input: UniqueKeyInput): Promise<UniqueKey> {
+  const options = normalizeOptions(input.options);
+  const { text } = build(input, options);
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return {
+    key: new Uint8Array(digest),
+    states: options.states.bits,
+    mask: options.states.mask,
+    text,
+  };
+}

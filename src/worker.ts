@@ -1,0 +1,89 @@
+/**
+ * Workers: the code that runs a job kind.
+ */
+
+import type { Client } from './client.js';
+import type { AnyJobKind, ArgsOf } from './job-kind.js';
+import type { Job } from './job.js';
+import type { RetryPolicy } from './retry-policy.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
+
+export interface WorkerContext {
+  /** Aborted when the job's timeout or the tick's deadline arrives. Pass it to fetch() etc. */
+  readonly signal: AbortSignal;
+  /** This attempt's number, from 1. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  /** Milliseconds left before the tick's soft deadline. */
+  remainingMs(): number;
+  /** Ends the attempt and runs the job again after `delayMs`, counting no attempt or error. */
+  snooze(delayMs: number): never;
+  /** Ends the attempt and cancels the job for good. */
+  cancel(reason?: string): never;
+  /** Inserts follow-up jobs through the runner's database. */
+  readonly client: Client;
+}
+
+export type WorkFunction<Args> = (job: Job<Args>, ctx: WorkerContext) => unknown;
+
+export interface WorkerOptions {
+  /** Longest one attempt may run before it is aborted and counted as failed. Default 60 s. */
+  timeoutMs?: number;
+  /**
+   * How long a run usually takes. A tick stops claiming this kind once less budget than this
+   * remains, so jobs are not started only to be snoozed. Default 0.
+   */
+  expectedRunMs?: number;
+  /** Milliseconds until the next attempt after a failure. Default River's (errors+1)^4 s ±10 %. */
+  retryPolicy?: RetryPolicy;
+}
+
+export interface Worker {
+  readonly kind: string;
+  /** Validates args again when a job is claimed; absent for workers registered by name. */
+  readonly schema: StandardSchemaV1 | undefined;
+  readonly work: WorkFunction<unknown>;
+  readonly options: Readonly<WorkerOptions>;
+}
+
+/**
+ * Registers the code for a job kind.
+ *
+ * @example
+ * ```ts
+ * const sendEmailWorker = defineWorker(sendEmail, async (job, ctx) => {
+ *   await mailer.send(job.args.to, job.args.subject, { signal: ctx.signal });
+ * }, { timeoutMs: 10_000 });
+ * ```
+ */
+export function defineWorker<K extends AnyJobKind>(
+  kind: K,
+  work: WorkFunction<ArgsOf<K>>,
+  options?: WorkerOptions,
+): Worker;
+export function defineWorker(
+  kind: string,
+  work: WorkFunction<Record<string, unknown>>,
+  options?: WorkerOptions,
+): Worker;
+export function defineWorker(
+  kind: string | AnyJobKind,
+  work: WorkFunction<never>,
+  options: WorkerOptions = {},
+): Worker {
+  if (typeof work !== 'function')
+    throw new TypeError('defineWorker: work must be a function (job, ctx) => ...');
+  for (const key of ['timeoutMs', 'expectedRunMs'] as const) {
+    const value = options[key];
+    if (value !== undefined && (!Number.isFinite(value) || value < 0)) {
+      throw new RangeError(`defineWorker: ${key} must be a non-negative number of milliseconds`);
+    }
+  }
+  const name = typeof kind === 'string' ? kind : kind.kind;
+  return Object.freeze({
+    kind: name,
+    schema: typeof kind === 'string' ? undefined : kind.args,
+    work: work as WorkFunction<unknown>,
+    options: Object.freeze({ ...options }),
+  });
+}
