@@ -180,7 +180,8 @@ async function applyVersion(db: Database, schema: string, migration: Migration):
     // Under a REPEATABLE READ or SERIALIZABLE default the check can miss a version another
     // migrator committed while we waited, and applying it again fails. Nothing of ours was
     // applied (the transaction rolled back), so if the version is there now, all is well.
-    const now = await readTarget(db, schema).catch(() => undefined);
+    const now = await readTarget(db, schema).catch((e) => { console.error("FALLBACK FAILED", e); return undefined; });
+    console.error("FALLBACK", migration.version, now);
     if (now?.versions.includes(migration.version)) return false;
     throw migrationFailed(migration, error);
   }

@@ -117,6 +117,23 @@ describe('migrate', () => {
     ]);
   });
 
+  it('lets concurrent callers succeed under a REPEATABLE READ default too', async () => {
+    // Their snapshot predates the lock, so a loser may try a version the winner just applied.
+    const schema = await freshSchema();
+    const options = '-c default_transaction_isolation=repeatable\\ read';
+    const pools = [1, 2, 3].map(
+      () => new pg.Pool({ connectionString: DATABASE_URL, max: 1, options }),
+    );
+    try {
+      const results = await Promise.all(pools.map((p) => migrate(nodePostgres(p), { schema })));
+      for (const result of results) expect(result.version).toBe(7);
+      expect(results.flatMap((r) => r.applied).sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    } finally {
+      await Promise.all(pools.map((p) => p.end()));
+    }
+    expect(await readCatalog(nodePostgres(pool), schema)).toEqual(RIVER_CATALOG);
+  });
+
   it('records versions before 5 the way River does, without a line column', async () => {
     const schema = await freshSchema();
     const driver = nodePostgres(pool);

@@ -66,7 +66,23 @@ export const driverSetups: DriverSetup[] = [
     async open(url = DATABASE_URL) {
       const client = new pg.Client({ connectionString: url });
       await client.connect();
-      return { driver: nodePostgres(client), close: () => client.end() };
+      return {
+        driver: nodePostgres(client),
+        close: () => client.end(),
+        async userTransaction(fn) {
+          await client.query('BEGIN');
+          try {
+            const value = await fn(nodePostgres(client, { inTransaction: true }), async (text) => {
+              await client.query(text);
+            });
+            await client.query('COMMIT');
+            return value;
+          } catch (error) {
+            await client.query('ROLLBACK');
+            throw error;
+          }
+        },
+      };
     },
   },
   {
