@@ -13,23 +13,24 @@
  * in which the key still blocks a duplicate. River's partial unique index `river_job_unique_idx`
  * covers `unique_key` only for rows whose state is in their own `unique_states`.
  *
- * `&args=` is the encoded args (see json-canonical.ts) reassembled the way River's gjson/sjson
- * code does: all args → top-level keys sorted bytewise, the first of duplicate keys wins, nested
- * values kept verbatim in their own order; selected paths → only those values, nested objects
- * rebuilt in sorted path order, and an empty string when none is present.
+ * `&args=` is the args encoded as Go encodes them (json-canonical.ts) and reassembled as River's
+ * gjson/sjson code does (unique-args.ts); `&period=` follows Go's time rules (unique-period.ts).
  */
 
 import { ValidationError } from './errors.js';
 import type { JobState } from './job.js';
 import type { RawJson } from './json-args.js';
+import { checkWellFormed, jsonNodeFromValue } from './json-canonical.js';
 import {
-  checkWellFormed,
-  compactJson,
-  compareUtf8,
-  type JsonNode,
-  jsonNodeFromValue,
-  sjsonKey,
-} from './json-canonical.js';
+  type ArgsPath,
+  allArgsText,
+  compareArgsPaths,
+  parseArgsPath,
+  selectedArgsText,
+} from './unique-args.js';
+import { type Instant, instantNs, periodStart } from './unique-period.js';
+
+export type { Instant } from './unique-period.js';
 
 /**
  * What makes a job unique, as River's `UniqueOpts`. At least one of `byArgs`, `byPeriodMs`,
@@ -88,9 +89,6 @@ const STATE_BITS: Readonly<Record<JobState, number>> = {
   scheduled: 0x80,
 };
 
-/** An instant as a `Date` or RFC 3339 text; text keeps sub-millisecond digits exactly. */
-export type Instant = Date | string;
-
 export interface UniqueKeyInput {
   kind: string;
   /** The args object, or `rawJson(text)` for exact JSON (big integers, exact decimals). */
@@ -141,61 +139,6 @@ export function uniqueStatesMask(states: readonly JobState[] = DEFAULT_UNIQUE_ST
   return { mask, bits: mask.toString(2).padStart(8, '0') };
 }
 
-/** A selected args path split into literal keys. */
-interface ArgsPath {
-  readonly raw: string;
-  readonly segments: readonly string[];
-}
-
-const SPECIAL_ANYWHERE = new Set(['#', '*', '?', '@', '|']);
-const SPECIAL_AT_START = new Set([':', '[', '{']);
-
-function parseArgsPath(raw: unknown, at: string): ArgsPath {
-  if (typeof raw !== 'string' || raw === '') invalid(at, 'must be a non-empty path string');
-  checkWellFormed(raw, at);
-  const segments: string[] = [];
-  let segment = '';
-  let start = true;
-  const endSegment = () => {
-    if (segment === '') invalid(at, `('${raw}') has an empty segment; remove the extra dot`);
-    // sjson (River) turns a numeric segment into an array index, even when escaped.
-    if (/^[0-9]+$/.test(segment) || segment === '-1') {
-      invalid(
-        at,
-        `('${raw}') has the segment '${segment}', which River would read as an array index`,
-      );
-    }
-    segments.push(segment);
-    segment = '';
-    start = true;
-  };
-  for (let i = 0; i < raw.length; i++) {
-    const c = raw[i] as string;
-    if (c === '\\') {
-      const next = raw[i + 1];
-      if (next === undefined) invalid(at, `('${raw}') ends in a lone backslash`);
-      segment += next;
-      i++;
-      start = false;
-      continue;
-    }
-    if (c === '.') {
-      endSegment();
-      continue;
-    }
-    if (SPECIAL_ANYWHERE.has(c) || (start && SPECIAL_AT_START.has(c))) {
-      invalid(
-        at,
-        `('${raw}') has '${c}', which is path syntax in River; write '\\${c}' for the literal key`,
-      );
-    }
-    segment += c;
-    start = false;
-  }
-  endSegment();
-  return { raw, segments };
-}
-
 interface NormalizedOptions {
   byArgs: true | readonly ArgsPath[] | false;
   periodMs: number | null;
@@ -221,11 +164,7 @@ function normalizeOptions(options: UniqueOptions): NormalizedOptions {
     if (options.byArgs.length === 0)
       invalid('unique.byArgs', 'is an empty list; give paths, or true for all args');
     const paths = options.byArgs.map((p, i) => parseArgsPath(p, `unique.byArgs[${i}]`));
-    // River sorts the selected paths and writes them in that order.
-    paths.sort(
-      (a, b) =>
-        compareUtf8(a.segments.join('.'), b.segments.join('.')) || compareUtf8(a.raw, b.raw),
-    );
+    paths.sort(compareArgsPaths); // River writes them in this order
     byArgs = paths;
   } else if (optionalBoolean(options.byArgs, 'unique.byArgs')) {
     byArgs = true;
@@ -269,121 +208,6 @@ function normalizeOptions(options: UniqueOptions): NormalizedOptions {
   return { byArgs, periodMs, byQueue, excludeKind, states };
 }
 
-/** The first member named `key`, as gjson finds it. */
-function member(node: JsonNode | undefined, key: string): JsonNode | undefined {
-  if (node?.type !== 'object') return undefined;
-  return node.members.find((m) => m.key === key)?.value;
-}
-
-function allArgsText(root: JsonNode): string {
-  if (root.type === 'array' && root.items.length === 0) return '{}'; // River: no keys, so `{}`
-  if (root.type !== 'object') invalid('args', 'must be a JSON object to be unique by args');
-  const first = new Map<string, JsonNode>();
-  for (const m of root.members) if (!first.has(m.key)) first.set(m.key, m.value);
-  const keys = [...first.keys()].sort(compareUtf8);
-  return `{${keys.map((k) => `${sjsonKey(k)}:${compactJson(first.get(k) as JsonNode)}`).join(',')}}`;
-}
-
-// An object River assembles from selected paths: keys in insertion (sorted path) order.
-type Assembled = Map<string, Assembled | JsonNode>;
-
-function writeAssembled(object: Assembled): string {
-  const parts: string[] = [];
-  for (const [key, value] of object) {
-    parts.push(
-      `${sjsonKey(key)}:${value instanceof Map ? writeAssembled(value) : compactJson(value)}`,
-    );
-  }
-  return `{${parts.join(',')}}`;
-}
-
-function selectedArgsText(root: JsonNode, paths: readonly ArgsPath[]): string {
-  if (root.type !== 'object') invalid('args', 'must be a JSON object to be unique by args');
-  const out: Assembled = new Map();
-  const taken: (readonly string[])[] = [];
-  for (const { segments } of paths) {
-    // A selected object already carries its descendants; River leaves them as they are.
-    if (taken.some((t) => t.length < segments.length && t.every((s, i) => s === segments[i])))
-      continue;
-    let value: JsonNode | undefined = root;
-    for (const segment of segments) value = member(value, segment);
-    if (value === undefined) continue; // absent: left out, not null
-    let target = out;
-    for (const segment of segments.slice(0, -1)) {
-      let next = target.get(segment);
-      if (!(next instanceof Map)) {
-        next = new Map();
-        target.set(segment, next);
-      }
-      target = next;
-    }
-    target.set(segments[segments.length - 1] as string, value);
-    taken.push(segments);
-  }
-  return out.size === 0 ? '' : writeAssembled(out);
-}
-
-const NS_PER_MS = 1_000_000n;
-const NS_PER_S = 1_000_000_000n;
-// Go truncates durations from its zero time, 0001-01-01T00:00:00Z, not from the Unix epoch;
-// the two differ for periods that do not divide it (a week, 7 hours, …).
-const GO_ZERO_TIME_NS = 62_135_596_800n * NS_PER_S;
-const RFC3339 =
-  /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(?:([Zz])|([+-])(\d{2}):(\d{2}))$/;
-
-/** Nanoseconds since the Unix epoch. */
-function instantNs(value: Instant, at: string): bigint {
-  if (value instanceof Date) {
-    const ms = value.getTime();
-    if (Number.isNaN(ms)) invalid(at, 'is an invalid Date');
-    return BigInt(ms) * NS_PER_MS;
-  }
-  const m = typeof value === 'string' ? RFC3339.exec(value) : null;
-  if (!m) invalid(at, `must be a Date or RFC 3339 text like '2026-01-02T03:04:05.6789Z'`);
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as number[] as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
-  const date = new Date(0);
-  date.setUTCFullYear(year, month - 1, day);
-  date.setUTCHours(hour, minute, second, 0);
-  if (
-    date.getUTCMonth() !== month - 1 ||
-    date.getUTCDate() !== day ||
-    hour > 23 ||
-    minute > 59 ||
-    second > 59
-  ) {
-    invalid(at, `('${value}') is not a real date and time`);
-  }
-  let offsetMinutes = 0;
-  if (m[9] !== undefined) {
-    const [h, min] = [Number(m[10]), Number(m[11])];
-    if (h > 23 || min > 59) invalid(at, `('${value}') has an impossible UTC offset`);
-    offsetMinutes = (m[9] === '-' ? -1 : 1) * (h * 60 + min);
-  }
-  const fraction = BigInt((m[7] ?? '').padEnd(9, '0'));
-  return BigInt(date.getTime() - offsetMinutes * 60_000) * NS_PER_MS + fraction;
-}
-
-/** `instant` truncated to the period as Go does, formatted like Go's time.RFC3339 in UTC. */
-function periodStart(instant: bigint, periodMs: number, at: string): string {
-  const period = BigInt(periodMs) * NS_PER_MS;
-  const sinceZero = instant + GO_ZERO_TIME_NS;
-  if (sinceZero < 0n) invalid(at, 'is before year 1, which River cannot bucket');
-  const start = sinceZero - (sinceZero % period) - GO_ZERO_TIME_NS;
-  const seconds = start / NS_PER_S - (start < 0n && start % NS_PER_S !== 0n ? 1n : 0n);
-  const date = new Date(Number(seconds) * 1000);
-  const year = date.getUTCFullYear();
-  if (year < 1 || year > 9999)
-    invalid(at, `gives a period in year ${year}; River formats only years 0001–9999`);
-  return date.toISOString().replace('.000Z', 'Z');
-}
-
 /**
  * The text River hashes for this job's unique key (see the file comment for its layout). Throws
  * `ValidationError` for options River refuses and args it cannot key exactly.
@@ -396,10 +220,10 @@ function periodStart(instant: bigint, periodMs: number, at: string): string {
  * ```
  */
 export function uniqueKeyText(input: UniqueKeyInput): string {
-  return build(input, normalizeOptions(input.options)).text;
+  return build(input, normalizeOptions(input.options));
 }
 
-function build(input: UniqueKeyInput, options: NormalizedOptions): { text: string } {
+function build(input: UniqueKeyInput, options: NormalizedOptions): string {
   const { kind, queue } = input;
   if (typeof kind !== 'string' || kind === '') invalid('kind', 'must be a non-empty string');
   checkWellFormed(kind, 'kind');
@@ -418,7 +242,7 @@ function build(input: UniqueKeyInput, options: NormalizedOptions): { text: strin
     checkWellFormed(queue, 'queue');
     text += `&queue=${queue}`;
   }
-  return { text };
+  return text;
 }
 
 /**
@@ -436,7 +260,7 @@ function build(input: UniqueKeyInput, options: NormalizedOptions): { text: strin
  */
 export async function computeUniqueKey(input: UniqueKeyInput): Promise<UniqueKey> {
   const options = normalizeOptions(input.options);
-  const { text } = build(input, options);
+  const text = build(input, options);
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
   return {
     key: new Uint8Array(digest),

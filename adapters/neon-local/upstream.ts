@@ -110,10 +110,10 @@ export function pgliteUpstream(db: PGliteLike, closeDb: boolean): Upstream {
         host: 'pglite',
         user: 'postgres',
         database: 'postgres',
-        stream: () => new PgliteConnection(gate) as unknown as import('node:net').Socket,
+        stream: () => new PgliteConnection(gate),
         max: 4,
         idleTimeoutMillis: IDLE_MILLIS,
-      } as pg.PoolConfig);
+      });
       return pool;
     },
     connect: () => new PgliteConnection(gate),

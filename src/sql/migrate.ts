@@ -36,7 +36,15 @@ export function migrationVersionsGetAssumingMain(schema: string): string {
 }
 
 /**
- * First statement of each version's transaction: wait for other migrators of the same schema
+ * First statement of each version's transaction. Under READ COMMITTED each statement sees what
+ * committed before it started, so the check after the lock sees a version another migrator
+ * applied while we waited; a REPEATABLE READ or SERIALIZABLE database default would pin the
+ * snapshot taken before the lock.
+ */
+export const migrationIsolation = 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED';
+
+/**
+ * Second statement of each version's transaction: wait for other migrators of the same schema
  * (`$1`, unquoted), scope unqualified names to it (`$2`, quoted) until commit, and clear the
  * flag that `migrationApplyIfMissing` sets. The lock key is a hash of the schema name, so
  * migrating two schemas does not serialise.
