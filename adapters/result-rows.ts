@@ -14,7 +14,9 @@ interface BuilderResult {
 }
 
 export function toRawResult(result: unknown): RawResult {
-  const r: BuilderResult = Array.isArray(result) ? { rows: result } : ((result ?? {}) as BuilderResult);
+  const r: BuilderResult = Array.isArray(result)
+    ? { rows: result }
+    : ((result ?? {}) as BuilderResult);
   const rows = r.rows ?? [];
   const first = rows[0];
   const fields =
@@ -25,7 +27,8 @@ export function toRawResult(result: unknown): RawResult {
   const asArrays = rows.map((row) =>
     Array.isArray(row) ? row : fields.map((f) => (row as Record<string, unknown>)[f.name]),
   ) as (string | null)[][];
-  const affected = r.rowCount ?? (r.numAffectedRows === undefined ? undefined : Number(r.numAffectedRows));
+  const affected =
+    r.rowCount ?? (r.numAffectedRows === undefined ? undefined : Number(r.numAffectedRows));
   return { fields, rows: asArrays, rowCount: affected ?? rows.length };
 }
 

@@ -13,8 +13,8 @@ import {
   type PreparedJob,
   prepareJob,
 } from './insert.js';
-import type { AnyJobKind, ArgsOf, InputOf } from './job-kind.js';
 import type { JobState } from './job.js';
+import type { AnyJobKind, ArgsOf, InputOf } from './job-kind.js';
 import type { RawJson } from './json-args.js';
 import { JobInsertMany, JobInsertOne } from './sql/job-insert.js';
 import { schemaPrefix } from './sql/schema.js';

@@ -5,9 +5,8 @@
  */
 
 import type { Client } from './client.js';
-import type { AnyJobKind } from './job-kind.js';
-import { describeThrown, JobCancel, JobSnooze } from './job-outcome.js';
 import type { AttemptError, Job } from './job.js';
+import { describeThrown, JobCancel, JobSnooze } from './job-outcome.js';
 import { defaultRetryPolicy } from './retry-policy.js';
 import { formatIssuePath } from './standard-schema.js';
 import type { Worker, WorkerContext } from './worker.js';
@@ -37,8 +36,12 @@ export interface BatchOptions {
   softDeadline: number;
   defaultTimeoutMs: number;
   client: Client;
-  /** Aborts everything at once (e.g. the platform's own signal). */
+  /**
+   * Stops the batch early (e.g. SIGTERM): nothing more starts, running jobs get
+   * `gracefulStopMs` to finish, then are aborted and snoozed.
+   */
   signal?: AbortSignal;
+  gracefulStopMs?: number;
   now?: () => number;
 }
 
@@ -208,9 +211,16 @@ export async function executeBatch(
   const outcomes: (Outcome | undefined)[] = new Array(jobs.length);
   const stop = new AbortController();
   const stopTimer = setTimeout(() => stop.abort(), Math.max(0, options.stopAt - now()));
-  const onOuterAbort = () => stop.abort();
-  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  if (options.signal?.aborted) stop.abort();
+  let stopStarting = false;
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  let wake: () => void = () => undefined;
+  const onOuterAbort = () => {
+    stopStarting = true;
+    wake();
+    graceTimer = setTimeout(() => stop.abort(), Math.max(0, options.gracefulStopMs ?? 0));
+  };
+  if (options.signal?.aborted) onOuterAbort();
+  else options.signal?.addEventListener('abort', onOuterAbort, { once: true });
 
   const runningPerQueue = new Map<string, number>();
   const started = new Uint8Array(jobs.length);
@@ -220,10 +230,11 @@ export async function executeBatch(
 
   await new Promise<void>((resolveAll) => {
     const finishIfDone = () => {
-      if (running === 0 && (unstarted === 0 || stop.signal.aborted)) resolveAll();
+      if (running === 0 && (unstarted === 0 || stopStarting || stop.signal.aborted)) resolveAll();
     };
+    wake = finishIfDone;
     const pump = () => {
-      if (stop.signal.aborted) return finishIfDone();
+      if (stop.signal.aborted || stopStarting) return finishIfDone();
       while (cursor < jobs.length && started[cursor]) cursor++;
       // Start every job that fits, in order; a job of a full queue waits while later ones proceed.
       for (let index = cursor; index < jobs.length && running < options.concurrency; index++) {
@@ -254,6 +265,7 @@ export async function executeBatch(
   });
 
   clearTimeout(stopTimer);
+  if (graceTimer) clearTimeout(graceTimer);
   options.signal?.removeEventListener('abort', onOuterAbort);
   return Array.from(outcomes, (o): Outcome => o ?? { type: 'release' });
 }

@@ -1,3 +1,17 @@
+/**
+ * Eddy's core: River-compatible jobs for serverless runtimes. Drivers and runtimes live in their
+ * own entry points (`eddy/node-postgres`, `eddy/neon-http`, …).
+ */
+
+export {
+  type Client,
+  type ClientOptions,
+  createClient,
+  type InsertedJob,
+  type InsertManyItem,
+  type InsertResult,
+  type PreparedInsert,
+} from './client.js';
 export { Database, type Query, type Result, type Row } from './database.js';
 export type { Driver, DriverCapabilities, Field, RawResult, Statement } from './driver.js';
 export {
@@ -7,6 +21,18 @@ export {
   UnsupportedError,
   ValidationError,
 } from './errors.js';
+export type { InsertOptions } from './insert.js';
+export { type AttemptError, JOB_STATES, type Job, type JobState } from './job.js';
+export {
+  type AnyJobKind,
+  type ArgsOf,
+  defineJobKind,
+  type InputOf,
+  type JobDefaults,
+  type JobKind,
+} from './job-kind.js';
+export { JobCancel, JobSnooze } from './job-outcome.js';
+export { isRawJson, type RawJson, rawJson } from './json-args.js';
 export {
   getMigrationVersion,
   LATEST_MIGRATION_VERSION,
@@ -17,4 +43,30 @@ export {
   migrate,
   migrationSql,
 } from './migrate.js';
+export {
+  type CatchUp,
+  definePeriodicJob,
+  type PeriodicJob,
+  type PeriodicJobDefinition,
+} from './periodic.js';
+export { defaultRetryPolicy, type RetryPolicy } from './retry-policy.js';
+export {
+  createRunner,
+  type QueueOptions,
+  type RetentionOptions,
+  type Runner,
+  type RunnerOptions,
+  TickError,
+  type TickOptions,
+  type TickStats,
+} from './runner.js';
+export type { StandardSchemaV1 } from './standard-schema.js';
+export { computeUniqueKey, DEFAULT_UNIQUE_STATES, type UniqueOptions } from './unique-key.js';
 export { decodeValue, encodeParam, type Param, parseTimestamp } from './values.js';
+export {
+  defineWorker,
+  type Worker,
+  type WorkerContext,
+  type WorkerOptions,
+  type WorkFunction,
+} from './worker.js';

@@ -4,9 +4,9 @@
  */
 
 import { ValidationError } from './errors.js';
-import type { AnyJobKind, JobDefaults } from './job-kind.js';
 import type { JobState } from './job.js';
-import { byteLength, isRawJson, rawJson, toJsonText } from './json-args.js';
+import type { AnyJobKind, JobDefaults } from './job-kind.js';
+import { byteLength, isRawJson, toJsonText } from './json-args.js';
 import { formatIssuePath } from './standard-schema.js';
 import { computeUniqueKey, type UniqueOptions } from './unique-key.js';
 
@@ -220,14 +220,20 @@ export async function prepareJob(
     uniqueKey = item.uniqueOverride.key;
     uniqueStates = item.uniqueOverride.states;
   } else if (unique) {
-    const computed = await computeUniqueKey({
-      kind: kindName,
-      args: isRawJson(args) ? args : rawJson(argsJson),
-      queue,
-      scheduledAt: scheduledAt ?? undefined,
-      now: ctx.now,
-      options: unique,
-    });
+    let computed: Awaited<ReturnType<typeof computeUniqueKey>>;
+    try {
+      computed = await computeUniqueKey({
+        kind: kindName,
+        args,
+        queue,
+        scheduledAt: scheduledAt ?? undefined,
+        now: ctx.now,
+        options: unique,
+      });
+    } catch (error) {
+      if (!(error instanceof ValidationError)) throw error;
+      throw new ValidationError(`${where}: unique: ${error.message}`, error.issues);
+    }
     uniqueKey = computed.key;
     uniqueStates = computed.states;
   }

@@ -2,10 +2,10 @@
  * Installs and upgrades River's schema (migration line `main`) from the numbered files in
  * `migrations/`, compiled into `sql/migrations.generated.ts`.
  *
- * Compatible with River's own migrator in both directions: versions are recorded in
- * `river_migration` the way River records them (before version 5 without `line`), so
- * `river migrate-get`/`river validate` accept a database Eddy migrated, and Eddy upgrades a
- * database River left at any earlier version.
+ * Compatible with River's own migrator in both directions: each version is recorded in
+ * `river_migration`, in the same transaction, the way River's migrator records it (before
+ * version 5 without `line`), so River sees version 7 on a database Eddy migrated; and Eddy
+ * reads what River recorded, applying only the versions missing from it.
  *
  * Each version is one atomic `batch` (one transaction), so this works over every driver,
  * Neon's stateless HTTP one included: take a per-schema advisory lock, check that the version

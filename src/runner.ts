@@ -16,7 +16,6 @@ import type { Driver } from './driver.js';
 import { EddyError, ValidationError } from './errors.js';
 import { executeBatch, type Outcome } from './execute-batch.js';
 import type { InsertItem } from './insert.js';
-import type { AnyJobKind } from './job-kind.js';
 import { type Job, rowToJob } from './job.js';
 import { type PeriodicJob, periodicInserts } from './periodic.js';
 import { JobClaimBatch } from './sql/job-claim.js';
@@ -84,8 +83,13 @@ export interface TickOptions {
    * this plus `leaseMarginMs`. Default: the soft deadline + 30 s.
    */
   hardDeadline?: Date | number;
-  /** Aborts the tick as at its deadline (e.g. SIGTERM). */
+  /**
+   * Stops the tick early (e.g. on SIGTERM): no more claims or starts; running jobs get
+   * `gracefulStopMs` to finish, then are aborted and snoozed; unstarted ones are handed back.
+   */
   signal?: AbortSignal;
+  /** Default 0: abort running jobs as soon as `signal` fires. */
+  gracefulStopMs?: number;
   /** Jobs this tick claims at most. Default unlimited. */
   maxJobs?: number;
   /** Run maintenance (default true). */
@@ -438,6 +442,7 @@ export function createRunner(options: RunnerOptions): Runner {
         defaultTimeoutMs,
         client,
         signal,
+        gracefulStopMs: tickOptions.gracefulStopMs,
       });
       try {
         await record(db, jobs, tokens, outcomes, stats);

@@ -3,8 +3,8 @@
  */
 
 import type { Client } from './client.js';
-import type { AnyJobKind, ArgsOf } from './job-kind.js';
 import type { Job } from './job.js';
+import type { AnyJobKind, ArgsOf } from './job-kind.js';
 import type { RetryPolicy } from './retry-policy.js';
 import type { StandardSchemaV1 } from './standard-schema.js';
 

@@ -5,7 +5,7 @@
 
 import { sql } from 'drizzle-orm';
 import { drizzle } from 'drizzle-orm/node-postgres';
-import { Kysely, PostgresDialect, sql as ksql } from 'kysely';
+import { Kysely, sql as ksql, PostgresDialect } from 'kysely';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { drizzleTx } from '../adapters/drizzle/index.js';
@@ -23,7 +23,14 @@ const notify = defineJobKind({
 describe('enqueue inside query-builder transactions', () => {
   let river: RiverSchema;
   const count = async (kind: string) =>
-    Number((await river.pool.query(`SELECT count(*)::int AS c FROM ${river.schema}.river_job WHERE kind = $1`, [kind])).rows[0].c);
+    Number(
+      (
+        await river.pool.query(
+          `SELECT count(*)::int AS c FROM ${river.schema}.river_job WHERE kind = $1`,
+          [kind],
+        )
+      ).rows[0].c,
+    );
 
   beforeAll(async () => {
     river = await riverSchema('qb');
@@ -38,7 +45,9 @@ describe('enqueue inside query-builder transactions', () => {
       const db = drizzle(river.pool);
       const eddy = createClient({ driver: river.driver, schema: river.schema, kinds: [notify] });
       const result = await db.transaction(async (tx) => {
-        await tx.execute(sql.raw(`INSERT INTO ${river.schema}.river_job (kind, args) VALUES ('user_write', '{}')`));
+        await tx.execute(
+          sql.raw(`INSERT INTO ${river.schema}.river_job (kind, args) VALUES ('user_write', '{}')`),
+        );
         return eddy.insertTx(drizzleTx(tx), notify, { orderId: 7 });
       });
       expect(result.skipped).toBe(false);
@@ -57,7 +66,11 @@ describe('enqueue inside query-builder transactions', () => {
           await eddy.insertTx(drizzleTx(tx), notify, { orderId: 1 });
           const dup = await eddy.insertTx(drizzleTx(tx), notify, { orderId: 1 });
           expect(dup.skipped).toBe(true);
-          await tx.execute(sql.raw(`INSERT INTO ${river.schema}.river_job (kind, args) VALUES ('user_write', '{}')`));
+          await tx.execute(
+            sql.raw(
+              `INSERT INTO ${river.schema}.river_job (kind, args) VALUES ('user_write', '{}')`,
+            ),
+          );
           throw new Error('payment declined');
         }),
       ).rejects.toThrow('payment declined');
@@ -68,10 +81,14 @@ describe('enqueue inside query-builder transactions', () => {
 
   describe('Kysely', () => {
     it('commits the job with the user’s write, and rolls back with it', async () => {
-      const db = new Kysely<Record<string, never>>({ dialect: new PostgresDialect({ pool: river.pool }) });
+      const db = new Kysely<Record<string, never>>({
+        dialect: new PostgresDialect({ pool: river.pool }),
+      });
       const eddy = createClient({ driver: river.driver, schema: river.schema, kinds: [notify] });
       const result = await db.transaction().execute(async (trx) => {
-        await ksql.raw(`INSERT INTO ${river.schema}.river_job (kind, args) VALUES ('user_write', '{}')`).execute(trx);
+        await ksql
+          .raw(`INSERT INTO ${river.schema}.river_job (kind, args) VALUES ('user_write', '{}')`)
+          .execute(trx);
         const first = await eddy.insertTx(kyselyTx(trx), notify, { orderId: 9 });
         const dup = await eddy.insertTx(kyselyTx(trx), notify, { orderId: 9 });
         expect(dup).toMatchObject({ skipped: true, job: { id: first.job.id } });

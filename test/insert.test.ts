@@ -263,17 +263,17 @@ for (const setup of selectedSetups()) {
         // biome-ignore lint/suspicious/noExplicitAny: deliberately wrong at runtime
         [
           'an over-long kind name',
-          (c) => createClient({ driver: open.driver, schema }).insert('k'.repeat(200) as any, {}),
+          (_c) => createClient({ driver: open.driver, schema }).insert('k'.repeat(200) as any, {}),
           /kind is 200 characters long/,
         ],
         [
           'a BigInt in args',
-          (c) => createClient({ driver: open.driver, schema }).insert('k', { n: 1n }),
+          (_c) => createClient({ driver: open.driver, schema }).insert('k', { n: 1n }),
           /args\.n is a BigInt/,
         ],
         [
           'a function in args',
-          (c) => createClient({ driver: open.driver, schema }).insert('k', { f: () => 1 }),
+          (_c) => createClient({ driver: open.driver, schema }).insert('k', { f: () => 1 }),
           /args\.f is a function/,
         ],
         [

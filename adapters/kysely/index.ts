@@ -18,13 +18,18 @@ import { toRawResult } from '../result-rows.js';
 interface CompiledRawQuery {
   readonly sql: string;
   readonly parameters: readonly unknown[];
-  readonly query: { readonly kind: 'RawNode'; readonly sqlFragments: readonly string[]; readonly parameters: readonly unknown[] };
+  readonly query: {
+    readonly kind: 'RawNode';
+    readonly sqlFragments: readonly string[];
+    readonly parameters: readonly unknown[];
+  };
   readonly queryId: { readonly queryId: string };
 }
 
 /** The part of a Kysely `Transaction` that Eddy uses. */
 export interface KyselyTransactionLike {
-  executeQuery(query: CompiledRawQuery): Promise<{ rows: unknown[]; numAffectedRows?: bigint }>;
+  // biome-ignore lint/suspicious/noExplicitAny: Kysely's CompiledQuery type; structurally a raw query
+  executeQuery(query: any): Promise<{ rows: unknown[]; numAffectedRows?: bigint }>;
 }
 
 let queryCounter = 0;

@@ -27,17 +27,15 @@ interface NeonFullResult {
   rowCount: number | null;
 }
 
-/** A query object made by the user's `sql` function; opaque to Eddy. */
-export type NeonQueryPromise = PromiseLike<unknown>;
-
-/** The part of `neon()`'s query function that Eddy uses. */
+/**
+ * The part of `neon()`'s query function that Eddy uses. Parameters are loose on purpose: the
+ * driver's own types are generic over result shapes and would tie Eddy to one driver version.
+ */
 export interface NeonHttpLike {
-  query(
-    text: string,
-    params?: unknown[],
-    options?: typeof RAW_QUERY_OPTIONS,
-  ): NeonQueryPromise & PromiseLike<unknown>;
-  transaction(queries: NeonQueryPromise[], options?: Record<string, unknown>): Promise<unknown[]>;
+  // biome-ignore lint/suspicious/noExplicitAny: structural stand-in for the driver's generic signature
+  query(text: string, params?: any[], options?: any): any;
+  // biome-ignore lint/suspicious/noExplicitAny: structural stand-in for the driver's generic signature
+  transaction(queries: any[], options?: any): Promise<any[]>;
 }
 
 export function toRawResult(result: unknown): RawResult {
@@ -78,11 +76,21 @@ export function neonHttp(sql: NeonHttpLike): Driver {
  * const [{ job, skipped }] = readNeonInsert(enqueue, jobs);
  * ```
  */
-export function neonQuery(
-  sql: NeonHttpLike,
+/**
+ * The element type `sql.transaction([...])` accepts. Eddy's query runs with its own result
+ * options (raw text), which the driver supports per query inside a transaction; its static
+ * types only know the function's defaults, so the query is typed as the array expects.
+ */
+export type TransactionQuery<S extends NeonHttpLike> = Extract<
+  Parameters<S['transaction']>[0],
+  readonly unknown[]
+>[number];
+
+export function neonQuery<S extends NeonHttpLike>(
+  sql: S,
   prepared: { readonly text: string; readonly params: readonly (string | null)[] },
-): NeonQueryPromise {
-  return sql.query(prepared.text, [...prepared.params], RAW_QUERY_OPTIONS);
+): TransactionQuery<S> {
+  return sql.query(prepared.text, [...prepared.params], RAW_QUERY_OPTIONS) as TransactionQuery<S>;
 }
 
 /** Reads the result of `neonQuery(sql, prepared)` from a `sql.transaction` into insert results. */

@@ -293,6 +293,7 @@ function errorReply(error: unknown, upstream: Upstream): HttpReply {
     for (const field of ERROR_FIELDS) if (error[field] !== undefined) body[field] = error[field];
     return { status: 400, body };
   }
+  // Anything else is a fault in the endpoint itself.
   const message = error instanceof Error ? error.message : String(error);
-  return { status: 502, body: { message: `${upstream.label}: ${message}` } };
+  return { status: 500, body: { message: `neon-local (${upstream.label}): ${message}` } };
 }

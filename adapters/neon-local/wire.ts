@@ -19,7 +19,9 @@ export class ProtocolError extends Error {
 
 /** The first packet of a connection. */
 export type FirstPacket =
-  | { kind: 'ssl' | 'gssenc' | 'cancel'; length: number }
+  | { kind: 'ssl'; length: number }
+  | { kind: 'gssenc'; length: number }
+  | { kind: 'cancel'; length: number }
   | { kind: 'startup'; length: number; protocol: number; params: Map<string, string> };
 
 /** Reads the first packet from the front of `buffer`; undefined while it is incomplete. */
@@ -32,7 +34,7 @@ export function readFirstPacket(buffer: Buffer): FirstPacket | undefined {
   }
   if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
     if (length !== 8) throw new ProtocolError('invalid SSL/GSS request');
-    return { kind: code === SSL_REQUEST ? 'ssl' : 'gssenc', length };
+    return code === SSL_REQUEST ? { kind: 'ssl', length } : { kind: 'gssenc', length };
   }
   if (code === CANCEL_REQUEST) {
     if (buffer.length < length) return undefined;
@@ -86,7 +88,7 @@ export interface Message {
 
 /** Splits a byte stream into typed messages. */
 export class MessageReader {
-  private buffer = Buffer.alloc(0);
+  private buffer: Buffer = Buffer.alloc(0);
 
   constructor(private readonly maxMessageBytes: number) {}
 

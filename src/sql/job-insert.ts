@@ -9,7 +9,7 @@
 const conflict = (p: string) => `ON CONFLICT (unique_key)
     WHERE unique_key IS NOT NULL AND unique_states IS NOT NULL
       AND ${p}river_job_state_in_bitmask(unique_states, state)
-    DO UPDATE SET kind = EXCLUDED.kind`;
+    DO UPDATE SET kind = river_job.kind`;
 
 const returning = `RETURNING id, kind, queue, state::text AS state, priority, max_attempts,
     scheduled_at, created_at, args, tags, metadata, (xmax <> 0) AS skipped`;

@@ -9,7 +9,8 @@ import { Database } from '../../src/database.js';
 import type { Driver } from '../../src/driver.js';
 import { quoteIdentifier } from '../../src/schema-name.js';
 
-const fixtures = new URL('../fixtures/river-compat/', import.meta.url);
+// The reference data lives beside the repository (shared/ in CI's checkout), never copied.
+const fixtures = new URL('../../../shared/river-compat/', import.meta.url);
 
 /** The catalog query, written for schema `public`. */
 export const CATALOG_SQL = readFileSync(new URL('catalog.sql', fixtures), 'utf8');

@@ -1,0 +1,110 @@
+/**
+ * Shared pieces of the benchmarks: the database, fresh schemas that are always dropped, a
+ * fixed-duration measuring loop with warm-up, and table printing. Benchmarks print figures;
+ * they assert nothing.
+ */
+
+import { Logger } from 'graphile-worker';
+import pg from 'pg';
+
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Seconds each measurement runs (after warm-up). */
+export const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+/** Seconds of warm-up before each measurement. */
+export const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 1);
+
+const created: string[] = [];
+
+/** An admin query on a short-lived connection. */
+export async function admin(text: string): Promise<void> {
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query(text);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Creates an empty schema for one contender, dropped by `dropCreated`. */
+export async function freshSchema(label: string): Promise<string> {
+  const name = `bench_${label}_${process.pid}_${Date.now().toString(36)}`;
+  await admin(`CREATE SCHEMA ${name}`);
+  created.push(name);
+  return name;
+}
+
+/** Drops every schema this process created (also on Ctrl-C). */
+export async function dropCreated(): Promise<void> {
+  while (created.length > 0) {
+    const name = created.pop() as string;
+    await admin(`DROP SCHEMA IF EXISTS ${name} CASCADE`).catch((error) => {
+      console.error(`could not drop schema ${name}: ${String(error)}`);
+    });
+  }
+}
+
+process.once('SIGINT', () => {
+  void dropCreated().finally(() => process.exit(130));
+});
+
+export interface Measurement {
+  jobs: number;
+  seconds: number;
+  perSecond: number;
+}
+
+/**
+ * Runs `step` back to back from `parallel` loops for `seconds`, after a warm-up of the same
+ * shape, and returns jobs per second. `step` returns how many jobs it handled.
+ */
+export async function measure(
+  step: () => Promise<number>,
+  options: { parallel: number; seconds?: number; warmupSeconds?: number },
+): Promise<Measurement> {
+  const run = async (seconds: number): Promise<Measurement> => {
+    const started = performance.now();
+    const until = started + seconds * 1000;
+    let jobs = 0;
+    await Promise.all(
+      Array.from({ length: options.parallel }, async () => {
+        while (performance.now() < until) jobs += await step();
+      }),
+    );
+    const elapsed = (performance.now() - started) / 1000;
+    return { jobs, seconds: elapsed, perSecond: jobs / elapsed };
+  };
+  await run(options.warmupSeconds ?? WARMUP_SECONDS);
+  return run(options.seconds ?? SECONDS);
+}
+
+/** Prints rows as an aligned table. */
+export function printTable(header: string[], rows: (string | number)[][]): void {
+  const cells = [header, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? fmt(c) : c)))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => String(r[i] ?? '').length)));
+  const line = (r: (string | number)[]) =>
+    r
+      .map((c, i) =>
+        i === 0 ? String(c).padEnd(widths[i] ?? 0) : String(c).padStart(widths[i] ?? 0),
+      )
+      .join('  ');
+  console.log(line(cells[0] as string[]));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const r of cells.slice(1)) console.log(line(r));
+}
+
+/** A rate rounded for people: 12,345. */
+export function fmt(n: number): string {
+  return Math.round(n).toLocaleString('en-US');
+}
+
+export function round(n: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+}
+
+/** A quiet logger for graphile-worker (it logs every job at info level otherwise). */
+export const quietGraphileLogger = new Logger(() => (level, message) => {
+  if (level === 'error') console.error(`graphile-worker: ${message}`);
+});

@@ -1,0 +1,147 @@
+/**
+ * A TCP proxy on loopback between a client and PostgreSQL that a test can cut at will: drop every
+ * connection, refuse new ones, or cut the connection that sends a given statement, either before
+ * the statement reaches the server or after (so it runs and commits but the reply is lost).
+ */
+
+import net from 'node:net';
+
+export interface CutOptions {
+  /** Text the client sends (part of the SQL in the Parse message) that triggers the cut. */
+  marker: string;
+  /**
+   * `before`: the statement never reaches the server. `after`: the server gets it (and commits
+   * it) but the client never sees the reply.
+   */
+  when: 'before' | 'after';
+  /** Also refuse every new connection from the cut on, until `restore()`. */
+  refuseAfter?: boolean;
+}
+
+export interface TcpProxy {
+  /** A connection string that goes through the proxy. */
+  readonly url: string;
+  /** Connections currently open through the proxy. */
+  readonly openConnections: number;
+  /** Destroys every open connection; with `refuse`, new ones are closed at once until `restore()`. */
+  sever(options?: { refuse?: boolean }): void;
+  /** Accepts connections again. */
+  restore(): void;
+  /** Arms a one-shot cut; resolves when it happened. */
+  cutOn(options: CutOptions): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Pair {
+  client: net.Socket;
+  server: net.Socket;
+}
+
+/** Starts a proxy in front of the PostgreSQL at `targetUrl`. */
+export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
+  const target = new URL(targetUrl);
+  const targetHost = target.hostname;
+  const targetPort = Number(target.port || 5432);
+  const pairs = new Set<Pair>();
+  let refusing = false;
+  let armed: (CutOptions & { done: () => void }) | undefined;
+
+  const destroy = (pair: Pair) => {
+    pair.client.destroy();
+    pair.server.destroy();
+    pairs.delete(pair);
+  };
+
+  const server = net.createServer((client) => {
+    client.on('error', () => undefined);
+    if (refusing) {
+      client.destroy();
+      return;
+    }
+    const upstream = net.connect(targetPort, targetHost);
+    upstream.on('error', () => undefined);
+    const pair: Pair = { client, server: upstream };
+    pairs.add(pair);
+    let tail = '';
+    let replying = true;
+    let draining: (() => void) | undefined;
+    // The extended protocol ends a statement with Sync ('S', length 4).
+    const endsWithSync = (chunk: Buffer) =>
+      chunk.length >= 5 && chunk.subarray(-5).equals(Buffer.from([0x53, 0, 0, 0, 4]));
+    client.on('data', (chunk: Buffer) => {
+      if (draining) {
+        upstream.write(chunk);
+        if (endsWithSync(chunk)) draining();
+        return;
+      }
+      const cut = armed;
+      if (cut) {
+        // A marker may straddle two chunks: search the end of the previous one too.
+        const text = tail + chunk.toString('latin1');
+        tail = text.slice(-cut.marker.length);
+        if (text.includes(cut.marker)) {
+          armed = undefined;
+          if (cut.refuseAfter) refusing = true;
+          if (cut.when === 'before') {
+            destroy(pair);
+            cut.done();
+            return;
+          }
+          // Forward the rest of the statement; the server runs it before it sees the FIN, and
+          // its reply goes nowhere.
+          replying = false;
+          pairs.delete(pair);
+          draining = () => {
+            draining = undefined;
+            upstream.end();
+            client.destroy();
+            cut.done();
+          };
+          upstream.write(chunk);
+          if (endsWithSync(chunk)) draining();
+          return;
+        }
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk: Buffer) => {
+      if (replying) client.write(chunk);
+    });
+    client.on('close', () => {
+      if (replying) destroy(pair);
+    });
+    upstream.on('close', () => {
+      if (replying) destroy(pair);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  const url = new URL(targetUrl);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+
+  return {
+    url: url.toString(),
+    get openConnections() {
+      return pairs.size;
+    },
+    sever(options = {}) {
+      if (options.refuse) refusing = true;
+      for (const pair of [...pairs]) destroy(pair);
+    },
+    restore() {
+      refusing = false;
+      armed = undefined;
+    },
+    cutOn(options) {
+      return new Promise<void>((resolve) => {
+        armed = { ...options, done: resolve };
+      });
+    },
+    async close() {
+      refusing = true;
+      for (const pair of [...pairs]) destroy(pair);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
