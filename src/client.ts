@@ -16,6 +16,7 @@ import {
 import type { JobState } from './job.js';
 import type { AnyJobKind, ArgsOf, InputOf } from './job-kind.js';
 import type { RawJson } from './json-args.js';
+import type { Kick } from './kick.js';
 import { JobInsertMany, JobInsertOne } from './sql/job-insert.js';
 import { schemaPrefix } from './sql/schema.js';
 import { encodeParams, type Param, parseTimestamp } from './values.js';
@@ -32,6 +33,12 @@ export interface ClientOptions<Kinds extends readonly AnyJobKind[]> {
   maxPayloadBytes?: number;
   /** Clock for scheduling and unique periods (tests). */
   now?: () => Date;
+  /**
+   * Triggers a tick right after `insert`/`insertMany` committed a job that is available now
+   * (see `createKick`). Never awaited by the insert and never fails it. After `insertTx`, call
+   * `client.kick()` yourself once your transaction has committed.
+   */
+  kick?: Kick;
 }
 
 /** The row an insert created, or the existing row it was a duplicate of. */
@@ -132,6 +139,8 @@ export interface Client<Kinds extends readonly AnyJobKind[] = []> {
     options?: InsertOptions,
   ): Promise<PreparedInsert>;
   readonly schema: string | undefined;
+  /** Kicks the tick endpoint now (no-op without the `kick` option). Never rejects. */
+  kick(queues?: readonly string[]): Promise<void>;
 }
 
 function toBigInt(value: unknown): bigint {
@@ -169,6 +178,38 @@ function keyOf(job: PreparedJob): string | null {
   let hex = '';
   for (const b of job.uniqueKey) hex += b.toString(16).padStart(2, '0');
   return hex;
+}
+
+/**
+ * Puts the rows with a unique key in key order, in place among themselves (rows without one
+ * keep their place), and remaps `sendIndex` to match. Each keyed row locks its key (a new index
+ * entry or, on conflict, the existing row) until the statement commits, so two concurrent
+ * inserts of the same keys in different orders would deadlock (40P01): overlapping periodic
+ * ticks of two deployments listing their schedules differently did.
+ */
+function lockOrder(rows: PreparedJob[], sendIndex: number[]): void {
+  const slots: number[] = [];
+  const keys: string[] = [];
+  rows.forEach((row, i) => {
+    const key = keyOf(row);
+    if (key === null) return;
+    slots.push(i);
+    keys.push(key);
+  });
+  const sorted = slots
+    .map((_, k) => k)
+    .sort((a, b) => ((keys[a] as string) < (keys[b] as string) ? -1 : 1));
+  if (sorted.every((k, i) => k === i)) return;
+  const moved = slots.map((slot) => rows[slot] as PreparedJob);
+  const position = rows.map((_, i) => i);
+  sorted.forEach((k, i) => {
+    const to = slots[i] as number;
+    rows[to] = moved[k] as PreparedJob;
+    position[slots[k] as number] = to;
+  });
+  sendIndex.forEach((index, i) => {
+    sendIndex[i] = index >= 0 ? (position[index] as number) : -1 - (position[-1 - index] as number);
+  });
 }
 
 /**
@@ -232,6 +273,7 @@ export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
       sendIndex.push(unique.length);
       unique.push(job);
     }
+    lockOrder(unique, sendIndex);
     const single = unique.length === 1;
     const column = <T>(pick: (job: PreparedJob) => T) => unique.map(pick);
     const values: Param[] = single
@@ -287,7 +329,16 @@ export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
     if (items.length === 0) return [];
     const prepared = await prepare(items);
     // `read` decodes the rows and maps them back to input order.
-    return prepared.read(await new Database(target).raw(prepared));
+    const results = prepared.read(await new Database(target).raw(prepared));
+    if (options.kick && target === driver) {
+      const queues = [
+        ...new Set(
+          results.filter((r) => !r.skipped && r.job.state === 'available').map((r) => r.job.queue),
+        ),
+      ];
+      if (queues.length > 0) void options.kick({ queues }).catch(() => undefined);
+    }
+    return results;
   }
 
   const client: Client<Kinds> = {
@@ -299,6 +350,9 @@ export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
       (await run(tx, [{ kind, args, options: opts }]))[0]) as Client<Kinds>['insertTx'],
     insertManyTx: (tx, items) => run(tx, items as readonly InsertItem[]),
     prepareInsertMany: (items) => prepare(items as readonly InsertItem[]),
+    kick: async (queues) => {
+      await options.kick?.({ queues: queues ?? [] }).catch(() => undefined);
+    },
     prepareInsert: ((kind: string | AnyJobKind, args: unknown, opts?: InsertOptions) =>
       prepare([{ kind, args, options: opts }])) as Client<Kinds>['prepareInsert'],
   };

@@ -92,6 +92,11 @@ export interface TickOptions {
   gracefulStopMs?: number;
   /** Jobs this tick claims at most. Default unlimited. */
   maxJobs?: number;
+  /**
+   * Claim-and-run rounds at most. Each round costs two statements, so this bounds a tick's
+   * statements (Cloudflare counts each HTTP statement as a subrequest). Default unlimited.
+   */
+  maxBatches?: number;
   /** Run maintenance (default true). */
   maintenance?: boolean;
 }
@@ -396,7 +401,8 @@ export function createRunner(options: RunnerOptions): Runner {
 
     if (tickOptions.maintenance !== false) await maintain(db, stats, firstTick);
 
-    while (!signal?.aborted && stats.claimed < maxJobs) {
+    const maxBatches = tickOptions.maxBatches ?? Number.POSITIVE_INFINITY;
+    while (!signal?.aborted && stats.claimed < maxJobs && stats.batches < maxBatches) {
       const now = Date.now();
       const remaining = stopAt - now;
       if (remaining <= 0) break;

@@ -8,8 +8,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { nodePostgres } from '../adapters/node-postgres/index.js';
 import { createClient } from '../src/client.js';
+import { definePeriodicJob } from '../src/periodic.js';
 import { createRunner, type TickStats } from '../src/runner.js';
-import { defineWorker } from '../src/worker.js';
+import { defineWorker, type WorkerContext } from '../src/worker.js';
 import { DATABASE_URL } from './support/postgres.js';
 import { type RiverSchema, riverSchema } from './support/river.js';
 import {
@@ -18,6 +19,7 @@ import {
   executionsTable,
   type KillPoint,
   runTickerChild,
+  startTickerChild,
 } from './support/ticker-child.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -119,8 +121,7 @@ describe('tick runner reliability', () => {
 
     const all = tickers.flatMap(({ ticks }) => ticks);
     expect(all.flatMap((s) => s.errors)).toEqual([]);
-    const sum = (key: 'claimed' | 'completed' | 'stale') =>
-      all.reduce((n, s) => n + s[key], 0);
+    const sum = (key: 'claimed' | 'completed' | 'stale') => all.reduce((n, s) => n + s[key], 0);
     expect({ claimed: sum('claimed'), completed: sum('completed'), stale: sum('stale') }).toEqual({
       claimed: total,
       completed: total,
@@ -259,13 +260,374 @@ describe('tick runner reliability', () => {
       });
     }
     const killedAt = (step: string) =>
-      runs.filter(({ aim, run }) => aim.step === step && run.killed).length;
+      runs.filter(({ aim, run }) => aim.step === step && run.signalled).length;
     const summary = Object.fromEntries(aims.map((a) => [a.step, killedAt(a.step)]));
     console.info(
       `kill trials in ${trialsMs} ms; killed per aimed step ${JSON.stringify(summary)}; ${rescued} jobs rescued, ${staleSideEffects} finished runs never recorded`,
     );
-    expect(runs.filter(({ run }) => run.killed).length).toBeGreaterThan(trials / 2);
+    expect(runs.filter(({ run }) => run.signalled).length).toBeGreaterThan(trials / 2);
     expect(rescued).toBeGreaterThan(0);
   });
-});
 
+  it('a ticker frozen (SIGSTOP) past its lease applies nothing when it wakes', async () => {
+    await river.pool.query(executionsTable(schema));
+    const bundle = await buildTickerBundle();
+    const client = createClient({ driver: river.driver, schema });
+    let gate: Promise<void> = Promise.resolve();
+    let entered = 0;
+    const successor = createRunner({
+      driver: river.driver,
+      schema,
+      id: 'successor',
+      workers: [
+        defineWorker('kill_trial', async () => {
+          entered++;
+          await gate;
+        }),
+      ],
+    });
+    const rescueAndRetryNow = async () => {
+      const stats = await successor.tick({ budgetMs: 5000 });
+      await river.pool.query(
+        `UPDATE ${schema}.river_job SET scheduled_at = now() WHERE state = 'retryable'`,
+      );
+      return stats;
+    };
+    try {
+      // Where the successor is when the frozen ticker wakes and tries to record its outcomes.
+      for (const phase of ['rescued', 'claimed again', 'completed again'] as const) {
+        await river.pool.query(`DELETE FROM ${schema}.river_job`);
+        await client.insertMany(
+          Array.from({ length: 3 }, () => ({ kind: 'kill_trial', args: { ms: 300 } })),
+        );
+        const child = startTickerChild(
+          bundle,
+          {
+            url: DATABASE_URL,
+            schema,
+            runnerId: 'frozen',
+            softMs: 600,
+            hardMs: 700,
+            leaseMarginMs: 100,
+            concurrency: 3,
+            maxJobs: 3,
+          },
+          { step: 'started', count: 3, jitterMs: 0, signal: 'SIGSTOP' },
+        );
+        await child.signalled;
+        const [first] = await river.jobs();
+        expect(first?.state).toBe('running');
+        await sleep(leaseOf(lastOf(first?.attempted_by as string[])) - Date.now() + 20);
+
+        expect((await rescueAndRetryNow()).rescued).toBe(3);
+        let successorTick: Promise<TickStats> | undefined;
+        let release: () => void = () => undefined;
+        if (phase === 'claimed again') {
+          gate = new Promise((resolve) => {
+            release = resolve;
+          });
+          entered = 0;
+          successorTick = successor.tick({ budgetMs: 10_000 });
+          for (let i = 0; i < 200 && entered < 3; i++) await sleep(10);
+          expect(entered).toBe(3);
+        } else if (phase === 'completed again') {
+          expect((await successor.tick({ budgetMs: 5000 })).completed).toBe(3);
+        }
+        const before = await river.jobs();
+
+        child.resume();
+        const run = await child.exited;
+        expect(run.stderr).toBe('');
+        expect(run.stats, phase).toMatchObject({ claimed: 3, stale: 3, completed: 0 });
+        // The woken ticker changed nothing.
+        expect(await river.jobs(), phase).toEqual(before);
+
+        release();
+        if (successorTick) expect((await successorTick).completed).toBe(3);
+        if (phase === 'rescued')
+          expect((await successor.tick({ budgetMs: 5000 })).completed).toBe(3);
+        for (const job of await river.jobs()) {
+          expect(job).toMatchObject({ state: 'completed', attempt: 2 });
+          expect(runnerOf(job.attempted_by[0])).toBe('frozen');
+          expect(runnerOf(job.attempted_by[1])).toBe('successor');
+          expect(job.errors).toHaveLength(1);
+          expect(job.errors[0].error).toMatch(/^lease expired: .*\(frozen\)/);
+        }
+      }
+    } finally {
+      await bundle.remove();
+    }
+  });
+
+  it('overlapping and repeated ticks of several deployments enqueue each periodic slot once', async () => {
+    const minutely = definePeriodicJob({
+      name: 'minutely',
+      kind: 'minutely',
+      schedule: '* * * * *',
+      catchUp: 'all',
+      catchUpWindowMs: 10 * 60_000,
+    });
+    const everySecond = definePeriodicJob({
+      name: 'every-second',
+      kind: 'every_second',
+      schedule: { everyMs: 1000 },
+      catchUp: 'all',
+      catchUpWindowMs: 5000,
+    });
+    const latestOnly = definePeriodicJob({
+      name: 'every-2s-latest',
+      kind: 'every_second',
+      schedule: { everyMs: 2000 },
+      catchUp: 'latest',
+    });
+    const definitions = [minutely, everySecond, latestOnly];
+    // Two deployments (own pool, own runner ids), three overlapping runners each; the second
+    // lists its schedules in another order.
+    const deployments = ['blue', 'green'].map((name, d) => {
+      const pool = deploymentPool(3);
+      const runners = Array.from({ length: 3 }, (_, i) =>
+        createRunner({
+          driver: nodePostgres(pool),
+          schema,
+          id: `${name}-${i}`,
+          periodic: d === 0 ? definitions : [...definitions].reverse(),
+          workers: [
+            defineWorker('minutely', async () => {}),
+            defineWorker('every_second', async () => {}),
+          ],
+        }),
+      );
+      return { pool, runners };
+    });
+    const ticks: TickStats[] = [];
+    const started = Date.now();
+    try {
+      await Promise.all(
+        deployments.flatMap(({ runners }) =>
+          runners.map(async (runner) => {
+            for (let round = 0; round < 500 && Date.now() - started < 3500; round++) {
+              ticks.push(await runner.tick({ budgetMs: 2000 }));
+              await sleep(Math.random() * 30);
+            }
+          }),
+        ),
+      );
+    } finally {
+      await Promise.all(deployments.map(({ pool }) => pool.end()));
+    }
+    const ended = Date.now();
+
+    expect(ticks.flatMap((s) => s.errors)).toEqual([]);
+    const { rows } = await river.pool.query(
+      `SELECT metadata->>'periodic' AS name, (metadata->>'periodic_slot')::timestamptz AS slot,
+         count(*)::int AS n
+       FROM ${schema}.river_job GROUP BY 1, 2 ORDER BY 1, 2`,
+    );
+    expect(rows.filter((r) => r.n !== 1)).toEqual([]);
+    const slotsOf = (name: string) =>
+      rows.filter((r) => r.name === name).map((r) => (r.slot as Date).getTime());
+    const contiguous = (slots: number[], step: number) =>
+      slots.every((slot, i) => i === 0 || slot - (slots[i - 1] as number) === step);
+    // Every slot from the window before the first tick to the last tick, none missing.
+    const seconds = slotsOf('every-second');
+    expect(contiguous(seconds, 1000)).toBe(true);
+    expect(seconds[0]).toBeLessThanOrEqual(started - 4000);
+    expect(lastOf(seconds)).toBeGreaterThanOrEqual(Math.floor(ended / 1000) * 1000 - 1000);
+    const minutes = slotsOf('minutely');
+    expect(contiguous(minutes, 60_000)).toBe(true);
+    expect(minutes.length).toBeGreaterThanOrEqual(10);
+    const latest = slotsOf('every-2s-latest');
+    expect(contiguous(latest, 2000)).toBe(true);
+    expect(latest.length).toBeGreaterThanOrEqual(2);
+    // Ticks counted each enqueued slot once: the others saw it skipped as a duplicate.
+    expect(ticks.reduce((n, s) => n + s.periodicEnqueued, 0)).toBe(
+      rows.reduce((n, r) => n + r.n, 0),
+    );
+    expect(await river.jobs(`state <> 'completed'`)).toEqual([]);
+  });
+
+  it('records every misbehaving worker of a crowded batch as a failed attempt with a useful message, and ends by the deadline', async () => {
+    const hang = () => new Promise<never>(() => {});
+    const rejectOnAbort = (signal: AbortSignal, value: () => unknown) =>
+      new Promise<never>((_, reject) => {
+        signal.addEventListener('abort', () => reject(value()), { once: true });
+      });
+    const circular: Record<string, unknown> = { name: 'loop' };
+    circular.self = circular;
+    // kind → [work, timeoutMs, expected state, expected error (null: none)]
+    const cases: Record<
+      string,
+      [
+        (job: unknown, ctx: WorkerContext) => unknown,
+        number | undefined,
+        string,
+        string | RegExp | null,
+      ]
+    > = {
+      throw_null: [
+        () => {
+          throw null;
+        },
+        undefined,
+        'retryable',
+        'non-Error value thrown: null',
+      ],
+      throw_undefined: [
+        async () => {
+          throw undefined;
+        },
+        undefined,
+        'retryable',
+        'non-Error value thrown: undefined',
+      ],
+      throw_number: [
+        async () => {
+          throw 42;
+        },
+        undefined,
+        'retryable',
+        'non-Error value thrown: 42',
+      ],
+      throw_symbol: [
+        async () => {
+          throw Symbol('boom');
+        },
+        undefined,
+        'retryable',
+        'non-Error value thrown: Symbol(boom)',
+      ],
+      throw_bigint: [
+        async () => {
+          throw 10n;
+        },
+        undefined,
+        'retryable',
+        'non-Error value thrown: 10',
+      ],
+      throw_circular: [
+        async () => {
+          throw circular;
+        },
+        undefined,
+        'retryable',
+        /^non-Error value thrown: .*loop/,
+      ],
+      throw_null_prototype: [
+        async () => {
+          throw Object.assign(Object.create(null), { limit: 1n });
+        },
+        undefined,
+        'retryable',
+        /^non-Error value thrown: /,
+      ],
+      throw_sync: [
+        () => {
+          throw new RangeError('thrown before any await');
+        },
+        undefined,
+        'retryable',
+        'RangeError: thrown before any await',
+      ],
+      throw_empty_error: [
+        async () => {
+          throw new Error();
+        },
+        undefined,
+        'retryable',
+        /\S/,
+      ],
+      reject_promise_of_string: [
+        () => Promise.reject('plain rejection'),
+        undefined,
+        'retryable',
+        'plain rejection',
+      ],
+      timeout_then_string: [
+        (_job, ctx) => rejectOnAbort(ctx.signal, () => 'stopping'),
+        200,
+        'retryable',
+        'job timed out after 200 ms (stopping)',
+      ],
+      timeout_then_reason: [
+        (_job, ctx) => rejectOnAbort(ctx.signal, () => ctx.signal.reason),
+        200,
+        'retryable',
+        'job timed out after 200 ms (AttemptTimedOut: job timed out after 200 ms)',
+      ],
+      timeout_ignoring_signal: [
+        hang,
+        200,
+        'retryable',
+        'job timed out after 200 ms and did not stop when aborted (it ignores ctx.signal)',
+      ],
+      deadline_ignoring_signal: [hang, undefined, 'scheduled', null],
+      deadline_honouring_signal: [
+        (_job, ctx) => rejectOnAbort(ctx.signal, () => ctx.signal.reason),
+        undefined,
+        'available',
+        null,
+      ],
+    };
+    const perKind = 4;
+    const client = createClient({ driver: river.driver, schema });
+    await client.insertMany(
+      Object.keys(cases).flatMap((kind) =>
+        Array.from({ length: perKind }, () => ({ kind, args: {}, options: { maxAttempts: 5 } })),
+      ),
+    );
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', onWarning);
+    const runner = createRunner({
+      driver: river.driver,
+      schema,
+      concurrency: 100,
+      finishReserveMs: 300,
+      leaseMarginMs: 500,
+      workers: Object.entries(cases).map(([kind, [work, timeoutMs]]) =>
+        defineWorker(kind, work, timeoutMs === undefined ? {} : { timeoutMs }),
+      ),
+    });
+    const started = Date.now();
+    const deadline = started + 1500;
+    const hardDeadline = started + 2000;
+    let stats: TickStats;
+    try {
+      stats = await runner.tick({ deadline, hardDeadline });
+    } finally {
+      process.off('warning', onWarning);
+    }
+    const ended = Date.now();
+    // Aborted at deadline − reserve, abandoned half the reserve later, recorded well before it.
+    expect(ended).toBeLessThanOrEqual(deadline + 100);
+    const total = Object.keys(cases).length * perKind;
+    expect(stats).toMatchObject({ claimed: total, stale: 0, errors: [] });
+    expect(warnings).toEqual([]);
+
+    const leaseUntil = hardDeadline + 500;
+    for (const [kind, [, , state, message]] of Object.entries(cases)) {
+      const rows = await river.jobs('kind = $1', [kind]);
+      expect(rows).toHaveLength(perKind);
+      for (const row of rows) {
+        expect({ kind, state: row.state }).toEqual({ kind, state });
+        if (message === null) {
+          expect(row.errors, kind).toBeNull();
+          expect(row.attempt, kind).toBe(0);
+          continue;
+        }
+        expect(row.attempt, kind).toBe(1);
+        expect(row.errors, kind).toHaveLength(1);
+        const error = row.errors[0];
+        expect(error.attempt).toBe(1);
+        if (typeof message === 'string') expect(error.error, kind).toBe(message);
+        else expect(error.error, kind).toMatch(message);
+      }
+      // A worker still running in this invocation must not run anywhere else before the lease ends.
+      if (kind.endsWith('ignoring_signal')) {
+        for (const row of rows) {
+          expect(row.scheduled_at.getTime(), kind).toBeGreaterThanOrEqual(leaseUntil - 50);
+        }
+      }
+    }
+  });
+});

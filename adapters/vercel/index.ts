@@ -1,0 +1,97 @@
+/**
+ * Vercel and Next.js route handlers: `GET` for Vercel Cron (`Authorization: Bearer
+ * $CRON_SECRET`) and `POST` for push triggers from a scheduler you do not control — Eddy's HMAC
+ * signature or Upstash QStash. The tick's budget comes from the route's `maxDuration`.
+ *
+ * @example
+ * ```ts
+ * // app/api/eddy/tick/route.ts
+ * export const maxDuration = 60;
+ * export const { GET, POST } = createTickRoute({
+ *   runner: () => runner,
+ *   maxDuration,
+ *   cronSecret: process.env.CRON_SECRET,
+ *   qstash: { currentSigningKey: process.env.QSTASH_CURRENT_SIGNING_KEY!, nextSigningKey: process.env.QSTASH_NEXT_SIGNING_KEY },
+ * });
+ * ```
+ */
+
+import type { Runner } from '../../src/runner.js';
+import { createTickTrigger, type TriggerAuth } from '../../src/tick-trigger.js';
+
+export interface TickRouteOptions {
+  runner: Runner | (() => Runner);
+  /** The route's `maxDuration` in seconds: the platform ends the function then. */
+  maxDuration: number;
+  /** Vercel Cron's `CRON_SECRET`, checked on GET (and accepted on POST). */
+  cronSecret?: string;
+  /** Secret for Eddy's `eddy-signature` HMAC on POST (kicks, your own schedulers). */
+  signingSecret?: string;
+  /** Upstash QStash signing keys, checked on POST. */
+  qstash?: TriggerAuth['qstash'];
+  /** Vercel's `waitUntil` (from `@vercel/functions`): lets a kick get its answer at once. */
+  waitUntil?: (promise: Promise<unknown>) => void;
+  maxBatches?: number;
+}
+
+export interface TickRoute {
+  GET(request: Request): Promise<Response>;
+  POST(request: Request): Promise<Response>;
+  /** Any method: 405 for those other than GET and POST. */
+  handler(request: Request): Promise<Response>;
+}
+
+export function createTickRoute(options: TickRouteOptions): TickRoute {
+  if (!Number.isFinite(options.maxDuration) || options.maxDuration <= 0) {
+    throw new RangeError('createTickRoute: maxDuration must be the route’s maxDuration in seconds');
+  }
+  const limitMs = options.maxDuration * 1000;
+  // Keep back time to record outcomes before the platform's cut-off.
+  const reserveMs = Math.min(5000, limitMs * 0.2);
+  const deadlines = (at: number) => ({
+    deadline: at + limitMs - reserveMs,
+    hardDeadline: at + limitMs,
+  });
+  const tick = { maxBatches: options.maxBatches };
+  const cron = options.cronSecret
+    ? createTickTrigger(options.runner, {
+        auth: { bearerSecret: options.cronSecret },
+        methods: ['GET'],
+        deadlines,
+        tick,
+      })
+    : undefined;
+  const push = createTickTrigger(options.runner, {
+    auth: {
+      bearerSecret: options.cronSecret,
+      signingSecret: options.signingSecret,
+      qstash: options.qstash,
+    },
+    methods: ['POST'],
+    deadlines,
+    tick,
+  });
+  const unauthorized = () =>
+    new Response(
+      JSON.stringify({ error: 'unauthorized: no CRON_SECRET configured for cron requests' }),
+      {
+        status: 401,
+        headers: { 'content-type': 'application/json; charset=utf-8' },
+      },
+    );
+  const route: TickRoute = {
+    GET: (request) => (cron ? cron(request) : Promise.resolve(unauthorized())),
+    POST: (request) => push(request, { waitUntil: options.waitUntil }),
+    handler: (request) => {
+      if (request.method === 'GET') return route.GET(request);
+      if (request.method === 'POST') return route.POST(request);
+      return Promise.resolve(
+        new Response(JSON.stringify({ error: `method ${request.method} not allowed` }), {
+          status: 405,
+          headers: { allow: 'GET, POST', 'content-type': 'application/json; charset=utf-8' },
+        }),
+      );
+    },
+  };
+  return route;
+}
