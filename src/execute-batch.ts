@@ -85,12 +85,21 @@ async function validateArgs(worker: Worker, job: Job): Promise<string | undefine
     .join('; ');
 }
 
+/**
+ * The batch's stop, shared by its jobs through one listener on `signal`: a listener per running
+ * job trips Node's MaxListenersExceededWarning from 11 concurrent jobs on.
+ */
+interface BatchStop {
+  readonly signal: AbortSignal;
+  readonly listeners: Set<() => void>;
+}
+
 /** Runs one job to an outcome. Never throws. */
 async function runOne(
   job: Job,
   worker: Worker,
   options: BatchOptions,
-  stopSignal: AbortSignal,
+  stop: BatchStop,
 ): Promise<Outcome> {
   const now = options.now ?? Date.now;
   const invalid = await validateArgs(worker, job).catch((e) => describeThrown(e).message);
@@ -110,8 +119,8 @@ async function runOne(
   const timeoutMs = worker.options.timeoutMs ?? options.defaultTimeoutMs;
   const controller = new AbortController();
   const onStop = () => controller.abort(new DeadlineReached('the tick reached its deadline'));
-  if (stopSignal.aborted) onStop();
-  else stopSignal.addEventListener('abort', onStop, { once: true });
+  if (stop.signal.aborted) onStop();
+  else stop.listeners.add(onStop);
   const timer = setTimeout(() => controller.abort(new AttemptTimedOut(timeoutMs)), timeoutMs);
 
   const ctx: WorkerContext = {
@@ -152,7 +161,7 @@ async function runOne(
   } finally {
     clearTimeout(timer);
     if (graceTimer) clearTimeout(graceTimer);
-    stopSignal.removeEventListener('abort', onStop);
+    stop.listeners.delete(onStop);
   }
 
   const reason = controller.signal.reason;
@@ -210,6 +219,14 @@ export async function executeBatch(
   const now = options.now ?? Date.now;
   const outcomes: (Outcome | undefined)[] = new Array(jobs.length);
   const stop = new AbortController();
+  const listeners = new Set<() => void>();
+  stop.signal.addEventListener(
+    'abort',
+    () => {
+      for (const listener of listeners) listener();
+    },
+    { once: true },
+  );
   const stopTimer = setTimeout(() => stop.abort(), Math.max(0, options.stopAt - now()));
   let stopStarting = false;
   let graceTimer: ReturnType<typeof setTimeout> | undefined;
@@ -248,8 +265,11 @@ export async function executeBatch(
         running++;
         runningPerQueue.set(job.queue, queueRunning + 1);
         const worker = options.workers.get(job.kind);
+        // runOne never throws; if it ever did, the batch must still end (with a failure).
         const run = worker
-          ? runOne(job, worker, options, stop.signal)
+          ? runOne(job, worker, options, { signal: stop.signal, listeners }).catch((error) =>
+              failure(job, worker, `eddy: ${describeThrown(error).message}`, '', now()),
+            )
           : Promise.resolve<Outcome>({ type: 'release' });
         void run.then((outcome) => {
           outcomes[index] = outcome;

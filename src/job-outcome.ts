@@ -27,20 +27,52 @@ export class JobCancel extends Error {
   }
 }
 
-/** Turns anything thrown into an error message and trace worth recording. */
+/**
+ * Turns anything thrown into an error message and trace worth recording. Never throws, whatever
+ * it is given (a null-prototype object holding a bigint defeats both JSON and `String`).
+ */
 export function describeThrown(thrown: unknown): { message: string; trace: string } {
-  if (thrown instanceof Error) {
-    return {
-      message: `${thrown.name === 'Error' ? '' : `${thrown.name}: `}${thrown.message}`,
-      trace: thrown.stack ?? '',
-    };
-  }
-  if (typeof thrown === 'string') return { message: thrown, trace: '' };
-  let rendered: string;
   try {
-    rendered = JSON.stringify(thrown) ?? String(thrown);
+    if (thrown instanceof Error) {
+      const name = String(thrown.name || 'Error');
+      const message = String(thrown.message ?? '');
+      return {
+        message: message === '' ? name : name === 'Error' ? message : `${name}: ${message}`,
+        trace: String(thrown.stack ?? ''),
+      };
+    }
+    if (typeof thrown === 'string') return { message: thrown, trace: '' };
+    return { message: `non-Error value thrown: ${render(thrown)}`, trace: '' };
   } catch {
-    rendered = String(thrown);
+    return { message: `non-Error value thrown: ${tag(thrown)}`, trace: '' };
   }
-  return { message: `non-Error value thrown: ${rendered}`, trace: '' };
+}
+
+/** JSON where possible; bigints as `10n`, cycles as `[Circular]`. */
+function render(value: unknown): string {
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol' || typeof value === 'function') return String(value);
+  const seen = new WeakSet<object>();
+  try {
+    const json = JSON.stringify(value, (_key, v: unknown) => {
+      if (typeof v === 'bigint') return `${v}n`;
+      if (typeof v === 'object' && v !== null) {
+        if (seen.has(v)) return '[Circular]';
+        seen.add(v);
+      }
+      return v;
+    });
+    if (json !== undefined) return json;
+  } catch {
+    // A throwing toJSON or getter: fall through.
+  }
+  return tag(value);
+}
+
+function tag(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
 }

@@ -7,6 +7,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { neonQuery, readNeonInsert } from '../adapters/neon-http/index.js';
 import { createClient } from '../src/client.js';
 import { Database } from '../src/database.js';
 import type { Driver } from '../src/driver.js';
@@ -364,6 +365,61 @@ for (const setup of selectedSetups()) {
         listener.release();
       }
     });
+
+    if (setup.name === 'neon-http') {
+      describe('inside the caller’s sql.transaction([...]) batch', () => {
+        it('commits the job with the user’s write, built with the user’s own sql function', async () => {
+          const sql = open.neonSql as NonNullable<OpenDriver['neonSql']>;
+          const eddy = createClient({ driver: open.driver, schema, kinds: [sendEmail] });
+          const enqueue = await eddy.prepareInsert(sendEmail, {
+            to: 'tx@example.com',
+            subject: 'in batch',
+          });
+          const [, enqueued] = await sql.transaction([
+            sql.query(`INSERT INTO ${jobs} (kind, args) VALUES ('user_write', '{}')`),
+            neonQuery(sql, enqueue),
+          ]);
+          const [result] = readNeonInsert(enqueue, enqueued);
+          expect(result).toMatchObject({
+            skipped: false,
+            job: { kind: 'send_email', state: 'available' },
+          });
+          expect(typeof result?.job.id).toBe('bigint');
+          expect(await count(`kind = 'send_email'`)).toBe(1);
+          expect(await count(`kind = 'user_write'`)).toBe(1);
+        });
+
+        it('is gone when another statement of the batch fails', async () => {
+          const sql = open.neonSql as NonNullable<OpenDriver['neonSql']>;
+          const eddy = createClient({ driver: open.driver, schema, kinds: [sendEmail] });
+          const enqueue = await eddy.prepareInsert(sendEmail, {
+            to: 'tx@example.com',
+            subject: 'in batch',
+          });
+          await expect(
+            sql.transaction([neonQuery(sql, enqueue), sql.query('SELECT 1/0')]),
+          ).rejects.toMatchObject({ code: '22012' });
+          expect(await count()).toBe(0);
+        });
+
+        it('a duplicate inside the batch does not abort it', async () => {
+          const sql = open.neonSql as NonNullable<OpenDriver['neonSql']>;
+          const eddy = createClient({ driver: open.driver, schema, kinds: [syncAccount] });
+          const first = await eddy.insert(syncAccount, { accountId: 'n1', region: 'eu' });
+          const dup = await eddy.prepareInsert(syncAccount, { accountId: 'n1', region: 'us' });
+          const [results] = await sql.transaction([
+            neonQuery(sql, dup),
+            sql.query(`INSERT INTO ${jobs} (kind, args) VALUES ('after', '{}')`),
+          ]);
+          expect(readNeonInsert(dup, results)[0]).toMatchObject({
+            skipped: true,
+            job: { id: first.job.id },
+          });
+          expect(await count()).toBe(2);
+        });
+      });
+      return;
+    }
 
     describe('inside the caller’s transaction', () => {
       it('is visible after commit and invisible to others before it', async () => {

@@ -502,7 +502,7 @@ describe('tick runner reliability', () => {
         },
         undefined,
         'retryable',
-        'non-Error value thrown: 10',
+        'non-Error value thrown: 10n',
       ],
       throw_circular: [
         async () => {
@@ -510,7 +510,7 @@ describe('tick runner reliability', () => {
         },
         undefined,
         'retryable',
-        /^non-Error value thrown: .*loop/,
+        'non-Error value thrown: {"name":"loop","self":"[Circular]"}',
       ],
       throw_null_prototype: [
         async () => {
@@ -518,7 +518,7 @@ describe('tick runner reliability', () => {
         },
         undefined,
         'retryable',
-        /^non-Error value thrown: /,
+        'non-Error value thrown: {"limit":"1n"}',
       ],
       throw_sync: [
         () => {

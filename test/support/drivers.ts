@@ -4,12 +4,16 @@
  */
 
 import { PGlite } from '@electric-sql/pglite';
+import { Pool as NeonPool, type NeonQueryFunction, neon } from '@neondatabase/serverless';
 import pg from 'pg';
 import postgres from 'postgres';
+import { neonHttp } from '../../adapters/neon-http/index.js';
+import { neonWebSocket } from '../../adapters/neon-websocket/index.js';
 import { nodePostgres } from '../../adapters/node-postgres/index.js';
 import { type PGliteLike, pglite } from '../../adapters/pglite/index.js';
 import { type PostgresJsLike, postgresJs } from '../../adapters/postgres-js/index.js';
 import type { Driver } from '../../src/driver.js';
+import { startNeonLocal } from './neon-local.js';
 import { DATABASE_URL } from './postgres.js';
 
 export interface OpenDriver {
@@ -23,6 +27,8 @@ export interface OpenDriver {
   userTransaction?: <T>(
     fn: (tx: Driver, run: (text: string) => Promise<void>) => Promise<T>,
   ) => Promise<T>;
+  /** Neon HTTP only: the user's own `sql` function (for `sql.transaction([...])`). */
+  neonSql?: NeonQueryFunction<false, false>;
 }
 
 export interface DriverSetup {
@@ -101,6 +107,46 @@ export const driverSetups: DriverSetup[] = [
             });
           });
           return value as never;
+        },
+      };
+    },
+  },
+  {
+    name: 'neon-http',
+    sharedServer: true,
+    async open(url = DATABASE_URL) {
+      const endpoint = await startNeonLocal({ databaseUrl: url });
+      const sql = neon(endpoint.neonUrl());
+      return { driver: neonHttp(sql), close: () => endpoint.close(), neonSql: sql };
+    },
+  },
+  {
+    name: 'neon-websocket (Pool)',
+    sharedServer: true,
+    async open(url = DATABASE_URL) {
+      const endpoint = await startNeonLocal({ databaseUrl: url });
+      const pool = new NeonPool({ connectionString: endpoint.neonUrl(), max: 4 });
+      return {
+        driver: neonWebSocket(pool),
+        close: async () => {
+          await pool.end();
+          await endpoint.close();
+        },
+        async userTransaction(fn) {
+          const client = await pool.connect();
+          try {
+            await client.query('BEGIN');
+            const value = await fn(neonWebSocket(client, { inTransaction: true }), async (text) => {
+              await client.query(text);
+            });
+            await client.query('COMMIT');
+            return value;
+          } catch (error) {
+            await client.query('ROLLBACK');
+            throw error;
+          } finally {
+            client.release();
+          }
         },
       };
     },
