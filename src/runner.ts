@@ -424,7 +424,7 @@ export function createRunner(options: RunnerOptions): Runner {
         ]));
       } catch (error) {
         throw new TickError(
-          `tick: claiming jobs failed (${error instanceof Error ? error.message : String(error)}); nothing was claimed by this statement, or what was will be rescued when its lease passes`,
+          `tick: claiming jobs failed (${error instanceof Error ? error.message : String(error)}); any jobs it may have claimed stay running until their lease passes at ${new Date(leaseUntil).toISOString()} and the next tick rescues them`,
           finish(),
           { cause: error },
         );

@@ -534,7 +534,7 @@ describe('tick runner reliability', () => {
         },
         undefined,
         'retryable',
-        /\S/,
+        'Error',
       ],
       reject_promise_of_string: [
         () => Promise.reject('plain rejection'),
