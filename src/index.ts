@@ -21,6 +21,15 @@ export {
   UnsupportedError,
   ValidationError,
 } from './errors.js';
+export {
+  SIGNATURE_HEADER,
+  signBody,
+  signQStashToken,
+  timingSafeEqual,
+  verifyBearer,
+  verifyBodySignature,
+  verifyQStashSignature,
+} from './http-auth.js';
 export type { InsertOptions } from './insert.js';
 export { type AttemptError, JOB_STATES, type Job, type JobState } from './job.js';
 export {
@@ -33,6 +42,7 @@ export {
 } from './job-kind.js';
 export { JobCancel, JobSnooze } from './job-outcome.js';
 export { isRawJson, type RawJson, rawJson } from './json-args.js';
+export { createKick, type Kick, type KickOptions } from './kick.js';
 export {
   getMigrationVersion,
   LATEST_MIGRATION_VERSION,
@@ -61,6 +71,12 @@ export {
   type TickStats,
 } from './runner.js';
 export type { StandardSchemaV1 } from './standard-schema.js';
+export {
+  createTickTrigger,
+  type TickTriggerOptions,
+  type TriggerAuth,
+  type TriggerContext,
+} from './tick-trigger.js';
 export { computeUniqueKey, DEFAULT_UNIQUE_STATES, type UniqueOptions } from './unique-key.js';
 export { decodeValue, encodeParam, type Param, parseTimestamp } from './values.js';
 export {

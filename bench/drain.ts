@@ -1,0 +1,482 @@
+/**
+ * Drain throughput: how fast 100k queued no-op jobs are worked and recorded as done.
+ *
+ *   npm run bench:drain
+ *
+ * Each contender gets its own fresh schema (dropped at the end), seeded with the same number of
+ * jobs through its own bulk path (not timed), then ANALYZEd and CHECKPOINTed (autovacuum may be
+ * off, as on the benchmark machine; every contender gets the same statistics treatment). The
+ * clock runs from the start of work until every job is recorded as finished in the database.
+ * Every contender runs BENCH_ROUNDS times (default 2) on a freshly seeded table; the best counts.
+ *
+ * Contenders and their settings:
+ * - Eddy: `createRunner({ driver: nodePostgres(pool), batchSize: 1000, concurrency: 1000 })`,
+ *   two runners ("invocations") ticking concurrently, each with its own pool of 4 and repeated
+ *   `tick({ budgetMs: BENCH_TICK_BUDGET_MS (default 2000) })` until a tick claims nothing. Each
+ *   tick runs maintenance (4 statements) then claim + record rounds of 1000 jobs.
+ * - bare SQL (the limit): no library. Two loops, each on its own connection, each round one
+ *   hand-written claim (the same shape as Eddy's: per-queue LATERAL, SKIP LOCKED, LIMIT 1000,
+ *   state running, attempt + 1, claim token appended to attempted_by, same RETURNING columns)
+ *   and one batched, token-fenced complete over `unnest(ids, tokens)`. Nothing is decoded but
+ *   the ids and tokens.
+ * - pg-boss 10, tuned for throughput: two loops of `fetch(queue, { batchSize: 1000 })` +
+ *   `complete(queue, ids)` on a pool of 4. (Its `work()` waits at least
+ *   `pollingIntervalSeconds` (≥ 0.5 s) between batches; the bare fetch/complete loop has no
+ *   such pause, so it is pg-boss's fastest documented path.) `supervise: false`,
+ *   `schedule: false` so no maintenance competes.
+ * - graphile-worker 0.17 `run()`, tuned for throughput per its performance docs: concurrency
+ *   BENCH_GW_CONCURRENCY (default 16), `localQueue.size` BENCH_GW_LOCAL_QUEUE (default 500),
+ *   `completeJobBatchDelay: 0`, `failJobBatchDelay: 0`, pool of concurrency + 2.
+ * - graphile-worker `runOnce()` (its serverless entry point: work until the queue is empty,
+ *   one job at a time) with default settings. It is slow, so it drains BENCH_RUNONCE_JOBS
+ *   (default 5000) instead of the full count; the rate is what is compared.
+ *
+ * Also prints Eddy's statements per tick for one-batch ticks at batch sizes 100 and 1000: the
+ * count does not grow with the batch.
+ */
+
+import { type Runner as GraphileRunner, run, runMigrations, runOnce } from 'graphile-worker';
+import pg from 'pg';
+import PgBoss from 'pg-boss';
+import { nodePostgres } from '../adapters/node-postgres/index.js';
+import { migrate } from '../src/migrate.js';
+import { createRunner } from '../src/runner.js';
+import { defineWorker } from '../src/worker.js';
+import {
+  admin,
+  DATABASE_URL,
+  dropCreated,
+  fmt,
+  freshSchema,
+  printTable,
+  quietGraphileLogger,
+  round,
+} from './support.js';
+
+const JOBS = Number(process.env.BENCH_DRAIN_JOBS ?? 100_000);
+const RUNONCE_JOBS = Number(process.env.BENCH_RUNONCE_JOBS ?? 5_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const BATCH = 1000;
+const TICKERS = 2;
+const TICK_BUDGET_MS = Number(process.env.BENCH_TICK_BUDGET_MS ?? 2000);
+const GW_CONCURRENCY = Number(process.env.BENCH_GW_CONCURRENCY ?? 16);
+const GW_LOCAL_QUEUE = Number(process.env.BENCH_GW_LOCAL_QUEUE ?? 500);
+const KIND = 'bench_noop';
+/** BENCH_ONLY=eddy,bare narrows the contenders (for profiling; the JSON then lacks the rest). */
+const ONLY = process.env.BENCH_ONLY?.split(',');
+
+const payloadSql = `jsonb_build_object('user_id', 100000 + i, 'email', 'user-' || i || '@example.com', 'template', 'welcome')`;
+
+interface Result {
+  name: string;
+  jobs: number;
+  seconds: number;
+  perSecond: number;
+  note?: string;
+}
+
+function pool(max: number): pg.Pool {
+  return new pg.Pool({ connectionString: DATABASE_URL, max });
+}
+
+/** Runs `work` between start and end marks and returns the rate. */
+async function timed(name: string, jobs: number, work: () => Promise<void>): Promise<Result> {
+  const started = performance.now();
+  await work();
+  const seconds = (performance.now() - started) / 1000;
+  return { name, jobs, seconds, perSecond: jobs / seconds };
+}
+
+async function settle(): Promise<void> {
+  await admin('CHECKPOINT');
+}
+
+/** A River schema with `count` available jobs, seeded in one server-side statement. */
+async function seedRiver(db: pg.Pool, schema: string, count: number): Promise<void> {
+  await db.query(`TRUNCATE ${schema}.river_job`);
+  await db.query(
+    `INSERT INTO ${schema}.river_job (args, kind, max_attempts)
+     SELECT ${payloadSql}, '${KIND}', 25 FROM generate_series(1, $1::int) i`,
+    [count],
+  );
+  await db.query(`ANALYZE ${schema}.river_job`);
+  await settle();
+}
+
+async function expectDrained(db: pg.Pool, schema: string, label: string): Promise<void> {
+  const { rows } = await db.query(
+    `SELECT count(*) FILTER (WHERE state <> 'completed')::int AS left FROM ${schema}.river_job`,
+  );
+  if (rows[0].left !== 0) throw new Error(`${label}: ${rows[0].left} jobs not completed`);
+}
+
+async function eddyDrain(): Promise<Result> {
+  const schema = await freshSchema('eddy');
+  const seedPool = pool(2);
+  await migrate(nodePostgres(seedPool), { schema });
+  const noop = defineWorker(KIND, () => undefined);
+  let best: Result | undefined;
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      await seedRiver(seedPool, schema, JOBS);
+      const pools = Array.from({ length: TICKERS }, () => pool(4));
+      let ticks = 0;
+      let statements = 0;
+      let batches = 0;
+      try {
+        const runners = pools.map((p) =>
+          createRunner({
+            driver: nodePostgres(p),
+            schema,
+            workers: [noop],
+            batchSize: BATCH,
+            concurrency: BATCH,
+          }),
+        );
+        const result = await timed('eddy', JOBS, async () => {
+          await Promise.all(
+            runners.map(async (runner) => {
+              for (;;) {
+                const stats = await runner.tick({ budgetMs: TICK_BUDGET_MS });
+                ticks++;
+                statements += stats.statements;
+                batches += stats.batches;
+                if (stats.errors.length > 0) throw new Error(stats.errors.join('; '));
+                if (stats.claimed === 0) return;
+              }
+            }),
+          );
+        });
+        result.note = `${ticks} ticks, ${batches} batches, ${statements} statements`;
+        await expectDrained(seedPool, schema, 'eddy');
+        console.log(`  round ${r + 1} eddy              ${fmt(result.perSecond)} jobs/s (${result.note})`);
+        if (!best || result.perSecond > best.perSecond) best = result;
+      } finally {
+        await Promise.all(pools.map((p) => p.end()));
+      }
+    }
+  } finally {
+    await seedPool.end();
+  }
+  return best as Result;
+}
+
+/** Eddy's statements for a tick that claims one batch, at several batch sizes. */
+async function eddyStatementsPerTick(): Promise<Record<number, number>> {
+  const schema = await freshSchema('eddy_stmts');
+  const db = pool(4);
+  const out: Record<number, number> = {};
+  try {
+    await migrate(nodePostgres(db), { schema });
+    for (const size of [100, 1000]) {
+      await seedRiver(db, schema, size * 2);
+      const runner = createRunner({
+        driver: nodePostgres(db),
+        schema,
+        workers: [defineWorker(KIND, () => undefined)],
+        batchSize: size,
+        concurrency: size,
+      });
+      await runner.tick({ budgetMs: 10_000, maxJobs: size }); // first tick also registers queues
+      const stats = await runner.tick({ budgetMs: 10_000, maxJobs: size });
+      if (stats.completed !== size) throw new Error(`expected ${size} completed, got ${stats.completed}`);
+      out[size] = stats.statements;
+    }
+  } finally {
+    await db.end();
+  }
+  return out;
+}
+
+async function bareDrain(): Promise<Result> {
+  const schema = await freshSchema('bare');
+  const seedPool = pool(2);
+  await migrate(nodePostgres(seedPool), { schema });
+  // The same shape as Eddy's claim (src/sql/job-claim.ts), written out by hand for one queue.
+  const claim = `
+    WITH locked AS (
+      SELECT picked.id
+      FROM unnest($1::text[], $2::int[]) AS q(name, lim)
+      CROSS JOIN LATERAL (
+        SELECT j.id FROM ${schema}.river_job j
+        WHERE j.state = 'available' AND j.queue = q.name AND j.scheduled_at <= now()
+          AND j.kind = ANY($3::text[])
+          AND NOT EXISTS (SELECT 1 FROM ${schema}.river_queue rq
+            WHERE rq.paused_at IS NOT NULL AND (rq.name = q.name OR rq.name = '*'))
+        ORDER BY j.priority, j.scheduled_at, j.id
+        LIMIT q.lim
+        FOR UPDATE SKIP LOCKED
+      ) picked
+    )
+    UPDATE ${schema}.river_job j
+    SET state = 'running', attempt = j.attempt + 1, attempted_at = now(),
+      attempted_by = array_append(j.attempted_by, $4::text)
+    FROM locked WHERE j.id = locked.id
+    RETURNING j.id, j.kind, j.args, j.queue, j.state, j.priority, j.attempt, j.max_attempts,
+      j.attempted_at, j.attempted_by, j.created_at, j.finalized_at, j.scheduled_at, j.errors,
+      j.metadata, j.tags`;
+  const complete = `
+    UPDATE ${schema}.river_job j
+    SET state = 'completed', finalized_at = now()
+    FROM unnest($1::int8[], $2::text[]) AS u(id, token)
+    WHERE j.id = u.id AND j.state = 'running' AND j.attempted_by[cardinality(j.attempted_by)] = u.token`;
+  const raw = { getTypeParser: () => (value: string) => value };
+  let best: Result | undefined;
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      await seedRiver(seedPool, schema, JOBS);
+      const clients = Array.from(
+        { length: TICKERS },
+        () => new pg.Client({ connectionString: DATABASE_URL }),
+      );
+      await Promise.all(clients.map((c) => c.connect()));
+      try {
+        const result = await timed('bare SQL', JOBS, async () => {
+          await Promise.all(
+            clients.map(async (c, loop) => {
+              for (let round = 0; ; round++) {
+                const token = `bare:${loop}:${round}`;
+                const { rows } = await c.query<string[]>({
+                  text: claim,
+                  values: [['default'], [BATCH], [KIND], token],
+                  rowMode: 'array',
+                  types: raw,
+                });
+                if (rows.length === 0) return;
+                const ids = rows.map((row) => row[0] as string);
+                await c.query({
+                  text: complete,
+                  values: [ids, ids.map(() => token)],
+                  types: raw,
+                });
+                if (rows.length < BATCH) return;
+              }
+            }),
+          );
+        });
+        await expectDrained(seedPool, schema, 'bare');
+        console.log(`  round ${r + 1} bare SQL          ${fmt(result.perSecond)} jobs/s`);
+        if (!best || result.perSecond > best.perSecond) best = result;
+      } finally {
+        await Promise.all(clients.map((c) => c.end()));
+      }
+    }
+  } finally {
+    await seedPool.end();
+  }
+  return best as Result;
+}
+
+async function pgBossDrain(): Promise<Result> {
+  const schema = await freshSchema('pgboss');
+  const boss = new PgBoss({
+    connectionString: DATABASE_URL,
+    schema,
+    max: 4,
+    supervise: false,
+    schedule: false,
+  });
+  boss.on('error', (error) => console.error(`pg-boss: ${error.message}`));
+  await boss.start();
+  await boss.createQueue(KIND);
+  const db = boss.getDb();
+  let best: Result | undefined;
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      await db.executeSql(`TRUNCATE ${schema}.job`, []);
+      const chunk = Array.from({ length: BATCH }, (_, i) => ({
+        name: KIND,
+        data: { user_id: 100_000 + i, email: `user-${i}@example.com`, template: 'welcome' },
+      }));
+      for (let seeded = 0; seeded < JOBS; seeded += BATCH) await boss.insert(chunk);
+      await db.executeSql(`ANALYZE ${schema}.job`, []);
+      await settle();
+      const result = await timed('pg-boss', JOBS, async () => {
+        await Promise.all(
+          Array.from({ length: TICKERS }, async () => {
+            for (;;) {
+              const jobs = await boss.fetch(KIND, { batchSize: BATCH });
+              if (jobs.length === 0) return;
+              await boss.complete(
+                KIND,
+                jobs.map((j) => j.id),
+              );
+            }
+          }),
+        );
+      });
+      const { rows } = await db.executeSql(
+        `SELECT count(*)::int AS left FROM ${schema}.job WHERE state <> 'completed'`,
+        [],
+      );
+      if (rows[0].left !== 0) throw new Error(`pg-boss: ${rows[0].left} jobs not completed`);
+      console.log(`  round ${r + 1} pg-boss           ${fmt(result.perSecond)} jobs/s`);
+      if (!best || result.perSecond > best.perSecond) best = result;
+    }
+  } finally {
+    await boss.stop({ graceful: false, wait: true });
+  }
+  return best as Result;
+}
+
+/** Seeds graphile-worker's queue with `count` jobs through its bulk `add_jobs` function. */
+async function seedGraphile(db: pg.Pool, schema: string, count: number): Promise<void> {
+  await db.query(`TRUNCATE ${schema}._private_jobs`);
+  await db.query(
+    `SELECT count(*) FROM ${schema}.add_jobs(array(
+       SELECT ('${KIND}', ${payloadSql}::json, NULL, NULL, NULL, NULL, NULL, NULL)::${schema}.job_spec
+       FROM generate_series(1, $1::int) i))`,
+    [count],
+  );
+  await db.query(`ANALYZE ${schema}._private_jobs`);
+  await settle();
+}
+
+async function graphileLeft(db: pg.Pool, schema: string): Promise<number> {
+  const { rows } = await db.query(`SELECT count(*)::int AS n FROM ${schema}._private_jobs`);
+  return rows[0].n as number;
+}
+
+async function graphileSchema(label: string): Promise<{ schema: string; db: pg.Pool }> {
+  const schema = await freshSchema(label);
+  const db = pool(GW_CONCURRENCY + 2);
+  db.on('error', () => undefined);
+  await runMigrations({ pgPool: db, schema, logger: quietGraphileLogger });
+  return { schema, db };
+}
+
+async function graphileDrain(): Promise<Result> {
+  const { schema, db } = await graphileSchema('graphile');
+  let best: Result | undefined;
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      await seedGraphile(db, schema, JOBS);
+      let runner: GraphileRunner | undefined;
+      const result = await timed('graphile-worker', JOBS, async () => {
+        let completed = 0;
+        let done!: () => void;
+        const allDone = new Promise<void>((resolve) => {
+          done = resolve;
+        });
+        runner = await run({
+          pgPool: db,
+          schema,
+          concurrency: GW_CONCURRENCY,
+          noHandleSignals: true,
+          pollInterval: 1000,
+          logger: quietGraphileLogger,
+          taskList: { [KIND]: async () => undefined },
+          preset: {
+            worker: {
+              localQueue: { size: GW_LOCAL_QUEUE },
+              completeJobBatchDelay: 0,
+              failJobBatchDelay: 0,
+            },
+          },
+        });
+        runner.events.on('job:complete', () => {
+          if (++completed === JOBS) done();
+        });
+        await allDone;
+        // Completions may still be batched in memory: wait until the table says so.
+        while ((await graphileLeft(db, schema)) > 0) await new Promise((r) => setTimeout(r, 10));
+      });
+      await runner?.stop();
+      console.log(`  round ${r + 1} graphile-worker   ${fmt(result.perSecond)} jobs/s`);
+      if (!best || result.perSecond > best.perSecond) best = result;
+    }
+  } finally {
+    await db.end();
+  }
+  return best as Result;
+}
+
+async function graphileRunOnceDrain(): Promise<Result> {
+  const { schema, db } = await graphileSchema('graphile_once');
+  let best: Result | undefined;
+  try {
+    for (let r = 0; r < ROUNDS; r++) {
+      await seedGraphile(db, schema, RUNONCE_JOBS);
+      const result = await timed('graphile runOnce', RUNONCE_JOBS, () =>
+        runOnce({
+          pgPool: db,
+          schema,
+          noHandleSignals: true,
+          logger: quietGraphileLogger,
+          taskList: { [KIND]: async () => undefined },
+        }),
+      );
+      const left = await graphileLeft(db, schema);
+      if (left !== 0) throw new Error(`graphile runOnce: ${left} jobs left`);
+      result.note = `measured on ${fmt(RUNONCE_JOBS)} jobs, not ${fmt(JOBS)}`;
+      console.log(`  round ${r + 1} graphile runOnce  ${fmt(result.perSecond)} jobs/s (${result.note})`);
+      if (!best || result.perSecond > best.perSecond) best = result;
+    }
+  } finally {
+    await db.end();
+  }
+  return best as Result;
+}
+
+async function main() {
+  console.log(
+    `drain benchmark: ${fmt(JOBS)} no-op jobs, batch ${BATCH}, ${TICKERS} concurrent loops, best of ${ROUNDS} rounds`,
+  );
+  const want = (name: string) => !ONLY || ONLY.includes(name);
+  const results = new Map<string, Result>();
+  try {
+    if (want('eddy')) results.set('eddy', await eddyDrain());
+    if (want('bare')) results.set('bare', await bareDrain());
+    if (want('pgboss')) results.set('pgboss', await pgBossDrain());
+    if (want('graphile')) results.set('graphile', await graphileDrain());
+    if (want('runonce')) results.set('runonce', await graphileRunOnceDrain());
+    const perTick = want('eddy') ? await eddyStatementsPerTick() : {};
+
+    const rate = (key: string) => results.get(key)?.perSecond ?? Number.NaN;
+    const eddy = rate('eddy');
+    const bare = rate('bare');
+    const bestPeer = Math.max(rate('pgboss'), rate('graphile'));
+    const runOnceRate = rate('runonce');
+    console.log('');
+    printTable(
+      ['contender', 'jobs', 'seconds', 'jobs/s', 'eddy is', 'note'],
+      [...results.values()].map((r) => [
+        r.name,
+        r.jobs,
+        r.seconds.toFixed(2),
+        r.perSecond,
+        `${round(eddy / r.perSecond)}x`,
+        r.note ?? '',
+      ]),
+    );
+    console.log('');
+    for (const [size, count] of Object.entries(perTick)) {
+      console.log(`eddy statements per one-batch tick at batch ${size}: ${count}`);
+    }
+    console.log(
+      `targets: ≥ 0.8x bare: ${round(eddy / bare)}x; ≥ 1.5x best peer: ${round(eddy / bestPeer)}x; ≥ 10x runOnce: ${round(eddy / runOnceRate)}x`,
+    );
+    console.log(
+      JSON.stringify({
+        eddy_jobs_per_s: Math.round(eddy),
+        bare_jobs_per_s: Math.round(bare),
+        best_peer_jobs_per_s: Math.round(bestPeer),
+        pgboss_jobs_per_s: Math.round(rate('pgboss')),
+        graphile_jobs_per_s: Math.round(rate('graphile')),
+        graphile_runonce_jobs_per_s: Math.round(runOnceRate),
+        graphile_runonce_jobs_measured: RUNONCE_JOBS,
+        ratio_vs_bare: round(eddy / bare),
+        ratio_vs_best_peer: round(eddy / bestPeer),
+        ratio_vs_runonce: round(eddy / runOnceRate),
+        statements_per_tick: perTick[1000] ?? null,
+        statements_per_tick_batch_100: perTick[100] ?? null,
+        jobs: JOBS,
+        batch_size: BATCH,
+      }),
+    );
+  } finally {
+    await dropCreated();
+  }
+}
+
+await main();
