@@ -52,7 +52,8 @@ async function post(body: unknown, headers: Record<string, string> = {}) {
 
 describe('neon() through the local endpoint', () => {
   it('runs a parameterised query and returns rows as objects', async () => {
-    const rows = await sql`SELECT ${1}::int + ${2}::int AS sum, ${'x'}::text AS t, ${null}::text AS n`;
+    const rows =
+      await sql`SELECT ${1}::int + ${2}::int AS sum, ${'x'}::text AS t, ${null}::text AS n`;
     expect(rows).toEqual([{ sum: 3, t: 'x', n: null }]);
   });
 

@@ -66,7 +66,10 @@ describe('neon() over HTTP, PGlite upstream', () => {
   });
 
   it('commits a batch, and rolls the whole batch back when a statement fails', async () => {
-    await sql.transaction([sql`INSERT INTO items VALUES (1, 'one')`, sql`INSERT INTO items VALUES (2, 'two')`]);
+    await sql.transaction([
+      sql`INSERT INTO items VALUES (1, 'one')`,
+      sql`INSERT INTO items VALUES (2, 'two')`,
+    ]);
     const failing = sql.transaction([
       sql`INSERT INTO items VALUES (3, 'three')`,
       sql`INSERT INTO items VALUES (1, 'duplicate')`,
@@ -116,7 +119,7 @@ describe('Pool and Client over WebSockets, PGlite upstream', () => {
     }
   });
 
-  it("holds other connections back while one has a transaction open, so none runs inside it", async () => {
+  it('holds other connections back while one has a transaction open, so none runs inside it', async () => {
     const holder = await pool.connect();
     try {
       await holder.query('BEGIN');
@@ -188,7 +191,9 @@ describe('embedded PGlite', () => {
       await embedded`CREATE TABLE notes (body text)`;
       await embedded`INSERT INTO notes VALUES ('hello')`;
       expect(await embedded`SELECT body FROM notes`).toEqual([{ body: 'hello' }]);
-      expect(local.connectionString()).toBe(`postgresql://postgres@127.0.0.1:${local.port}/postgres`);
+      expect(local.connectionString()).toBe(
+        `postgresql://postgres@127.0.0.1:${local.port}/postgres`,
+      );
     } finally {
       await local.close();
     }

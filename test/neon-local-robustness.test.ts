@@ -5,7 +5,7 @@
  */
 
 import { request as httpRequest } from 'node:http';
-import { connect as tcpConnect, createServer } from 'node:net';
+import { createServer, connect as tcpConnect } from 'node:net';
 import { PGlite } from '@electric-sql/pglite';
 import { Client, neon } from '@neondatabase/serverless';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,7 +77,10 @@ describe('SQL over HTTP refuses bad requests with a clear 400', () => {
 
   it('refuses a request without Neon-Connection-String', async () => {
     const reply = await post('{"query": "SELECT 1"}', {});
-    expect(reply).toEqual({ status: 400, message: expect.stringMatching(/Neon-Connection-String/) });
+    expect(reply).toEqual({
+      status: 400,
+      message: expect.stringMatching(/Neon-Connection-String/),
+    });
   });
 
   it('refuses connection strings it cannot use', async () => {
@@ -107,7 +110,9 @@ describe('SQL over HTTP refuses bad requests with a clear 400', () => {
         body: big,
       });
       expect(declared.status).toBe(400);
-      expect(((await declared.json()) as { message: string }).message).toMatch(/exceeds the limit of 1024 bytes/);
+      expect(((await declared.json()) as { message: string }).message).toMatch(
+        /exceeds the limit of 1024 bytes/,
+      );
 
       const streamed = await new Promise<{ status: number; body: string }>((resolve, reject) => {
         const req = httpRequest(small.fetchEndpoint, {
@@ -204,7 +209,9 @@ describe('an unreachable upstream', () => {
       body: '{"query": "SELECT 1"}',
     });
     expect(response.status).toBe(502);
-    expect(((await response.json()) as { message: string }).message).toMatch(/cannot reach PostgreSQL at 127\.0\.0\.1/);
+    expect(((await response.json()) as { message: string }).message).toMatch(
+      /cannot reach PostgreSQL at 127\.0\.0\.1/,
+    );
     await expect(neon(dead.connectionString())`SELECT 1`).rejects.toThrow(/HTTP status 502/);
   });
 
@@ -218,7 +225,9 @@ describe('the WebSocket proxy survives garbage', () => {
   it('refuses upgrades on unknown paths and from foreign origins', async () => {
     const wsProxy = postgres.local.wsProxy;
     await expect(WireClient.open(wsProxy.replace('/v2', '/nope'))).rejects.toThrow(/404/);
-    await expect(WireClient.open(wsProxy, { Origin: 'https://evil.example' })).rejects.toThrow(/403/);
+    await expect(WireClient.open(wsProxy, { Origin: 'https://evil.example' })).rejects.toThrow(
+      /403/,
+    );
   });
 
   for (const which of ['postgres', 'pglite'] as const) {

@@ -29,7 +29,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
 import type { PGliteLike } from './pglite-connection.js';
-import { handleSql, type HttpReply } from './sql-over-http.js';
+import { type HttpReply, handleSql } from './sql-over-http.js';
 import { pgliteUpstream, postgresUpstream, type Upstream } from './upstream.js';
 import { relayWebSocket } from './websocket-relay.js';
 
@@ -181,7 +181,10 @@ async function serveHttp(
   }
   let reply: HttpReply;
   if (path !== '/sql') {
-    reply = { status: 404, body: { message: `no such endpoint ${path}; SQL over HTTP is POST /sql` } };
+    reply = {
+      status: 404,
+      body: { message: `no such endpoint ${path}; SQL over HTTP is POST /sql` },
+    };
   } else if (!allowedOrigin(origin)) {
     reply = { status: 403, body: { message: `origin ${origin} is not a loopback origin` } };
   } else if (request.method === 'OPTIONS') {
@@ -216,7 +219,9 @@ function allowedOrigin(origin: string | undefined): boolean {
   if (origin === undefined) return true;
   try {
     const url = new URL(origin);
-    return (url.protocol === 'http:' || url.protocol === 'https:') && LOOPBACK_HOST.test(url.hostname);
+    return (
+      (url.protocol === 'http:' || url.protocol === 'https:') && LOOPBACK_HOST.test(url.hostname)
+    );
   } catch {
     return false;
   }

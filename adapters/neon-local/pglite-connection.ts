@@ -22,8 +22,8 @@ import {
   type Message,
   MessageReader,
   message,
-  ProtocolError,
   PROTOCOL_3,
+  ProtocolError,
   queryMessage,
   readFirstPacket,
   startupMessage,
@@ -101,8 +101,15 @@ export class PgliteConnection extends Duplex {
 
   override _read(): void {}
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    if (this.closing) return done();
+  override _write(
+    chunk: Buffer,
+    _encoding: BufferEncoding,
+    done: (error?: Error | null) => void,
+  ): void {
+    if (this.closing) {
+      done(); // the session is over; what the client still sends goes nowhere
+      return;
+    }
     this.reader.push(chunk);
     this.schedule(() => this.drain()).then(() => done());
   }
@@ -130,7 +137,8 @@ export class PgliteConnection extends Duplex {
         return this.drain();
       }
       if (packet.kind === 'cancel') throw new ProtocolError('PGlite cannot cancel a running query');
-      if (packet.protocol !== PROTOCOL_3) throw new ProtocolError('PGlite speaks protocol 3.0 only');
+      if (packet.protocol !== PROTOCOL_3)
+        throw new ProtocolError('PGlite speaks protocol 3.0 only');
       this.started = true;
       // PGlite has one database and no roles to switch to; the packet only sets session options.
       await this.exec(startupMessage(PROTOCOL_3, packet.params));

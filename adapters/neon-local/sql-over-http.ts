@@ -185,7 +185,10 @@ async function readBody(request: IncomingMessage, limit: number): Promise<Buffer
 /** The request body as one statement, or a batch (an array). */
 function parsePayload(body: Buffer): Statement | Statement[] {
   if (body.length === 0) {
-    throw new HttpError(400, 'empty request body: send {"query": "...", "params": [...]} or {"queries": [...]}');
+    throw new HttpError(
+      400,
+      'empty request body: send {"query": "...", "params": [...]} or {"queries": [...]}',
+    );
   }
   let json: unknown;
   try {
@@ -241,7 +244,10 @@ async function withClient<T>(
   } catch (error) {
     client.release(client.getTransactionStatus() !== 'I');
     if (error instanceof pg.DatabaseError) throw error;
-    throw new HttpError(502, `lost the connection to ${upstream.label}: ${(error as Error).message}`);
+    throw new HttpError(
+      502,
+      `lost the connection to ${upstream.label}: ${(error as Error).message}`,
+    );
   }
   // A statement like BEGIN leaves the session in a transaction that no later request could end.
   client.release(client.getTransactionStatus() !== 'I');

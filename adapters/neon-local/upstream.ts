@@ -64,7 +64,12 @@ export function postgresUpstream(databaseUrl: string): Upstream {
       const password =
         credentials.password ??
         (credentials.user === defaults.user ? defaults.password : undefined);
-      const key = JSON.stringify([credentials.user, password, credentials.database, credentials.options]);
+      const key = JSON.stringify([
+        credentials.user,
+        password,
+        credentials.database,
+        credentials.options,
+      ]);
       let pool = pools.get(key);
       if (!pool) {
         pool = quietPool({

@@ -27,6 +27,7 @@ import {
 const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 const HIGH_WATER = 4 * 1024 * 1024;
 const PASSWORD_MESSAGE = 0x70; // 'p'
+const STARTUP_TIMEOUT_MS = 30_000;
 
 /** Relays one accepted WebSocket to a fresh upstream connection. */
 export function relayWebSocket(ws: WebSocket, upstream: Upstream): void {
@@ -71,9 +72,12 @@ export function relayWebSocket(ws: WebSocket, upstream: Upstream): void {
   const openServer = (protocol: number, params: Map<string, string>) => {
     const socket = upstream.connect();
     server = socket;
-    socket.on('data', (chunk: Buffer) => (authCode === undefined ? watchAuth(chunk) : toClient(chunk)));
+    socket.on('data', (chunk: Buffer) =>
+      authCode === undefined ? watchAuth(chunk) : toClient(chunk),
+    );
     socket.on('error', (error: Error) => {
-      if (authCode === undefined) fatal('08006', `cannot reach ${upstream.label}: ${error.message}`);
+      if (authCode === undefined)
+        fatal('08006', `cannot reach ${upstream.label}: ${error.message}`);
       else close(1011, 'upstream connection failed');
     });
     socket.on('end', () => close());
@@ -148,10 +152,16 @@ export function relayWebSocket(ws: WebSocket, upstream: Upstream): void {
     try {
       onClientBytes(chunk);
     } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      fatal('08P01', error.message, 1002);
+      if (error instanceof ProtocolError) fatal('08P01', error.message, 1002);
+      else fatal('58000', `relay failed: ${(error as Error).message}`, 1011);
     }
   });
   ws.on('close', () => close());
   ws.on('error', () => close(1002));
+  // A client that never sends its startup packet does not get to hold a connection open.
+  const startupTimer = setTimeout(() => {
+    if (!server) fatal('08P01', `no startup packet within ${STARTUP_TIMEOUT_MS / 1000}s`, 1002);
+  }, STARTUP_TIMEOUT_MS);
+  startupTimer.unref();
+  ws.once('close', () => clearTimeout(startupTimer));
 }

@@ -52,7 +52,8 @@ function readStartupParams(buffer: Buffer, length: number): Map<string, string> 
   let offset = 8;
   const readCString = () => {
     const end = buffer.indexOf(0, offset);
-    if (end === -1 || end >= length) throw new ProtocolError('unterminated string in startup packet');
+    if (end === -1 || end >= length)
+      throw new ProtocolError('unterminated string in startup packet');
     const value = buffer.toString('utf8', offset, end);
     offset = end + 1;
     return value;
@@ -63,7 +64,8 @@ function readStartupParams(buffer: Buffer, length: number): Map<string, string> 
     params.set(key, readCString());
   }
   if (offset !== length) throw new ProtocolError('trailing bytes in startup packet');
-  if (!params.get('user')) throw new ProtocolError('no PostgreSQL user name specified in startup packet');
+  if (!params.get('user'))
+    throw new ProtocolError('no PostgreSQL user name specified in startup packet');
   return params;
 }
 

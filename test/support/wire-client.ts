@@ -53,7 +53,15 @@ export class WireClient {
   /** Opens a session: startup, then waits for the first ReadyForQuery. */
   static async connect(wsProxy: string, database = 'postgres'): Promise<WireClient> {
     const client = await WireClient.open(wsProxy);
-    client.send(startupMessage(PROTOCOL_3, new Map([['user', 'postgres'], ['database', database]])));
+    client.send(
+      startupMessage(
+        PROTOCOL_3,
+        new Map([
+          ['user', 'postgres'],
+          ['database', database],
+        ]),
+      ),
+    );
     const reply = await client.untilReady();
     const error = reply.find((m) => m.type === 'E');
     if (error) throw new Error(`startup failed: ${errorText(error)}`);
