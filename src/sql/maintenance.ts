@@ -56,7 +56,9 @@ WITH expired AS (
   SELECT id
   FROM ${p}river_job
   WHERE state = 'running'
-    AND attempted_by[cardinality(attempted_by)] LIKE 'eddy:%'
+    -- A well-formed Eddy token only: a foreign entry that merely starts with "eddy:" must
+    -- neither be rescued nor make the cast below fail.
+    AND attempted_by[cardinality(attempted_by)] ~ '^eddy:[0-9]{1,18}:'
     AND split_part(attempted_by[cardinality(attempted_by)], ':', 2)::int8 < (extract(epoch FROM now()) * 1000)::int8
   ORDER BY id
   LIMIT $1::int
