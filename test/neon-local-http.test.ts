@@ -112,6 +112,12 @@ describe('neon() through the local endpoint', () => {
     expect(await other`SELECT current_database() AS db`).toEqual([{ db: 'test' }]);
   });
 
+  it('passes the options connection parameter on to the server', async () => {
+    const url = `${endpoint.neonUrl(dbName)}?options=${encodeURIComponent('-c search_path=elsewhere')}`;
+    const rows = await neon(url)`SELECT current_setting('search_path') AS path`;
+    expect(rows).toEqual([{ path: 'elsewhere' }]);
+  });
+
   it('commits a transaction batch as a whole', async () => {
     const results = await sql.transaction([
       sql`INSERT INTO items VALUES (1, 'one') RETURNING id`,

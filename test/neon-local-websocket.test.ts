@@ -114,6 +114,18 @@ describe('Pool and Client through the WebSocket proxy', () => {
     }
   });
 
+  it('passes the options connection parameter on to the server', async () => {
+    const url = `${endpoint.neonUrl(dbName)}?options=${encodeURIComponent('-c search_path=elsewhere')}`;
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    try {
+      const { rows } = await client.query("SELECT current_setting('search_path') AS path");
+      expect(rows).toEqual([{ path: 'elsewhere' }]);
+    } finally {
+      await client.end();
+    }
+  });
+
   it('fails to connect to a database that does not exist, with its SQLSTATE', async () => {
     const client = new Client({ connectionString: endpoint.neonUrl('eddy_no_such_database') });
     await expect(client.connect()).rejects.toMatchObject({ code: '3D000' });

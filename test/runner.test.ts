@@ -285,14 +285,15 @@ for (const setup of selectedSetups().filter((s) => s.sharedServer)) {
        VALUES ('x', '{}', 'running', 1, 5, now(), ARRAY[$1]),
               ('x', '{}', 'running', 5, 5, now(), ARRAY[$1]),
               ('x', '{}', 'running', 1, 5, now(), ARRAY[$2]),
-              ('x', '{}', 'running', 1, 5, now() - interval '1 day', ARRAY['go-river-client'])`,
+              ('x', '{}', 'running', 1, 5, now() - interval '1 day', ARRAY['go-river-client']),
+              ('x', '{}', 'running', 1, 5, now(), ARRAY['eddy:not-a-lease'])`,
         [expired, live],
       );
       const runner = createRunner({ driver: driver, schema, workers: [] });
       const stats = await runner.tick({ budgetMs: 1000 });
       expect(stats.rescued).toBe(2);
       const rows = await river.jobs();
-      expect(rows.map((r) => r.state)).toEqual(['retryable', 'discarded', 'running', 'running']);
+      expect(rows.map((r) => r.state)).toEqual(['retryable', 'discarded', 'running', 'running', 'running']);
       expect(rows[0]?.errors[0]).toMatchObject({ attempt: 1 });
       expect(rows[0]?.errors[0].error).toMatch(/lease expired.*dead-runner/);
       expect(rows[1]?.finalized_at).toBeInstanceOf(Date);

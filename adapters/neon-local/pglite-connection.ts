@@ -115,11 +115,11 @@ export class PgliteConnection extends Duplex {
   }
 
   override _final(done: (error?: Error | null) => void): void {
-    this.end_().then(() => done());
+    this.endSession().then(() => done());
   }
 
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
-    this.end_().then(() => done(error));
+    this.endSession().then(() => done(error));
   }
 
   private schedule(step: () => Promise<void>): Promise<void> {
@@ -178,7 +178,7 @@ export class PgliteConnection extends Duplex {
   }
 
   /** Ends the session once its queued work is done, finishing whatever it left open. */
-  private end_(): Promise<void> {
+  private endSession(): Promise<void> {
     this.closing = true;
     return this.schedule(() => this.cleanUp());
   }
