@@ -110,14 +110,21 @@ async function expectDrained(db: pg.Pool, schema: string, label: string): Promis
   if (rows[0].left !== 0) throw new Error(`${label}: ${rows[0].left} jobs not completed`);
 }
 
-async function eddyDrain(): Promise<Result> {
+/** One contender: set up once, then drained from a fresh seed each round. */
+interface Contender {
+  readonly name: string;
+  round(): Promise<Result>;
+  close(): Promise<void>;
+}
+
+async function eddy(): Promise<Contender> {
   const schema = await freshSchema('eddy');
   const seedPool = pool(2);
   await migrate(nodePostgres(seedPool), { schema });
   const noop = defineWorker(KIND, () => undefined);
-  let best: Result | undefined;
-  try {
-    for (let r = 0; r < ROUNDS; r++) {
+  return {
+    name: 'eddy',
+    async round() {
       await seedRiver(seedPool, schema, JOBS);
       const pools = Array.from({ length: TICKERS }, () => pool(4));
       let ticks = 0;
@@ -149,16 +156,13 @@ async function eddyDrain(): Promise<Result> {
         });
         result.note = `${ticks} ticks, ${batches} batches, ${statements} statements`;
         await expectDrained(seedPool, schema, 'eddy');
-        console.log(`  round ${r + 1} eddy              ${fmt(result.perSecond)} jobs/s (${result.note})`);
-        if (!best || result.perSecond > best.perSecond) best = result;
+        return result;
       } finally {
         await Promise.all(pools.map((p) => p.end()));
       }
-    }
-  } finally {
-    await seedPool.end();
-  }
-  return best as Result;
+    },
+    close: () => seedPool.end(),
+  };
 }
 
 /** Eddy's statements for a tick that claims one batch, at several batch sizes. */
@@ -179,7 +183,8 @@ async function eddyStatementsPerTick(): Promise<Record<number, number>> {
       });
       await runner.tick({ budgetMs: 10_000, maxJobs: size }); // first tick also registers queues
       const stats = await runner.tick({ budgetMs: 10_000, maxJobs: size });
-      if (stats.completed !== size) throw new Error(`expected ${size} completed, got ${stats.completed}`);
+      if (stats.completed !== size)
+        throw new Error(`expected ${size} completed, got ${stats.completed}`);
       out[size] = stats.statements;
     }
   } finally {
@@ -188,7 +193,7 @@ async function eddyStatementsPerTick(): Promise<Record<number, number>> {
   return out;
 }
 
-async function bareDrain(): Promise<Result> {
+async function bare(): Promise<Contender> {
   const schema = await freshSchema('bare');
   const seedPool = pool(2);
   await migrate(nodePostgres(seedPool), { schema });
@@ -221,9 +226,9 @@ async function bareDrain(): Promise<Result> {
     FROM unnest($1::int8[], $2::text[]) AS u(id, token)
     WHERE j.id = u.id AND j.state = 'running' AND j.attempted_by[cardinality(j.attempted_by)] = u.token`;
   const raw = { getTypeParser: () => (value: string) => value };
-  let best: Result | undefined;
-  try {
-    for (let r = 0; r < ROUNDS; r++) {
+  return {
+    name: 'bare SQL',
+    async round() {
       await seedRiver(seedPool, schema, JOBS);
       const clients = Array.from(
         { length: TICKERS },
@@ -255,19 +260,16 @@ async function bareDrain(): Promise<Result> {
           );
         });
         await expectDrained(seedPool, schema, 'bare');
-        console.log(`  round ${r + 1} bare SQL          ${fmt(result.perSecond)} jobs/s`);
-        if (!best || result.perSecond > best.perSecond) best = result;
+        return result;
       } finally {
         await Promise.all(clients.map((c) => c.end()));
       }
-    }
-  } finally {
-    await seedPool.end();
-  }
-  return best as Result;
+    },
+    close: () => seedPool.end(),
+  };
 }
 
-async function pgBossDrain(): Promise<Result> {
+async function pgBoss(): Promise<Contender> {
   const schema = await freshSchema('pgboss');
   const boss = new PgBoss({
     connectionString: DATABASE_URL,
@@ -280,9 +282,9 @@ async function pgBossDrain(): Promise<Result> {
   await boss.start();
   await boss.createQueue(KIND);
   const db = boss.getDb();
-  let best: Result | undefined;
-  try {
-    for (let r = 0; r < ROUNDS; r++) {
+  return {
+    name: 'pg-boss',
+    async round() {
       await db.executeSql(`TRUNCATE ${schema}.job`, []);
       const chunk = Array.from({ length: BATCH }, (_, i) => ({
         name: KIND,
@@ -310,13 +312,10 @@ async function pgBossDrain(): Promise<Result> {
         [],
       );
       if (rows[0].left !== 0) throw new Error(`pg-boss: ${rows[0].left} jobs not completed`);
-      console.log(`  round ${r + 1} pg-boss           ${fmt(result.perSecond)} jobs/s`);
-      if (!best || result.perSecond > best.perSecond) best = result;
-    }
-  } finally {
-    await boss.stop({ graceful: false, wait: true });
-  }
-  return best as Result;
+      return result;
+    },
+    close: () => boss.stop({ graceful: false, wait: true }),
+  };
 }
 
 /** Seeds graphile-worker's queue with `count` jobs through its bulk `add_jobs` function. */
@@ -345,11 +344,11 @@ async function graphileSchema(label: string): Promise<{ schema: string; db: pg.P
   return { schema, db };
 }
 
-async function graphileDrain(): Promise<Result> {
+async function graphile(): Promise<Contender> {
   const { schema, db } = await graphileSchema('graphile');
-  let best: Result | undefined;
-  try {
-    for (let r = 0; r < ROUNDS; r++) {
+  return {
+    name: 'graphile-worker',
+    async round() {
       await seedGraphile(db, schema, JOBS);
       let runner: GraphileRunner | undefined;
       const result = await timed('graphile-worker', JOBS, async () => {
@@ -382,20 +381,17 @@ async function graphileDrain(): Promise<Result> {
         while ((await graphileLeft(db, schema)) > 0) await new Promise((r) => setTimeout(r, 10));
       });
       await runner?.stop();
-      console.log(`  round ${r + 1} graphile-worker   ${fmt(result.perSecond)} jobs/s`);
-      if (!best || result.perSecond > best.perSecond) best = result;
-    }
-  } finally {
-    await db.end();
-  }
-  return best as Result;
+      return result;
+    },
+    close: () => db.end(),
+  };
 }
 
-async function graphileRunOnceDrain(): Promise<Result> {
+async function graphileRunOnce(): Promise<Contender> {
   const { schema, db } = await graphileSchema('graphile_once');
-  let best: Result | undefined;
-  try {
-    for (let r = 0; r < ROUNDS; r++) {
+  return {
+    name: 'graphile runOnce',
+    async round() {
       await seedGraphile(db, schema, RUNONCE_JOBS);
       const result = await timed('graphile runOnce', RUNONCE_JOBS, () =>
         runOnce({
@@ -409,13 +405,10 @@ async function graphileRunOnceDrain(): Promise<Result> {
       const left = await graphileLeft(db, schema);
       if (left !== 0) throw new Error(`graphile runOnce: ${left} jobs left`);
       result.note = `measured on ${fmt(RUNONCE_JOBS)} jobs, not ${fmt(JOBS)}`;
-      console.log(`  round ${r + 1} graphile runOnce  ${fmt(result.perSecond)} jobs/s (${result.note})`);
-      if (!best || result.perSecond > best.perSecond) best = result;
-    }
-  } finally {
-    await db.end();
-  }
-  return best as Result;
+      return result;
+    },
+    close: () => db.end(),
+  };
 }
 
 async function main() {
@@ -423,13 +416,29 @@ async function main() {
     `drain benchmark: ${fmt(JOBS)} no-op jobs, batch ${BATCH}, ${TICKERS} concurrent loops, best of ${ROUNDS} rounds`,
   );
   const want = (name: string) => !ONLY || ONLY.includes(name);
+  const makers: [string, () => Promise<Contender>][] = [
+    ['eddy', eddy],
+    ['bare', bare],
+    ['pgboss', pgBoss],
+    ['graphile', graphile],
+    ['runonce', graphileRunOnce],
+  ];
+  const contenders = new Map<string, Contender>();
   const results = new Map<string, Result>();
   try {
-    if (want('eddy')) results.set('eddy', await eddyDrain());
-    if (want('bare')) results.set('bare', await bareDrain());
-    if (want('pgboss')) results.set('pgboss', await pgBossDrain());
-    if (want('graphile')) results.set('graphile', await graphileDrain());
-    if (want('runonce')) results.set('runonce', await graphileRunOnceDrain());
+    for (const [key, make] of makers) if (want(key)) contenders.set(key, await make());
+    // Rounds interleave the contenders so a noisy neighbour hurts them alike.
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const [key, contender] of contenders) {
+        const result = await contender.round();
+        const note = result.note ? ` (${result.note})` : '';
+        console.log(
+          `  round ${r + 1} ${contender.name.padEnd(17)} ${fmt(result.perSecond).padStart(7)} jobs/s${note}`,
+        );
+        const best = results.get(key);
+        if (!best || result.perSecond > best.perSecond) results.set(key, result);
+      }
+    }
     const perTick = want('eddy') ? await eddyStatementsPerTick() : {};
 
     const rate = (key: string) => results.get(key)?.perSecond ?? Number.NaN;
@@ -475,6 +484,7 @@ async function main() {
       }),
     );
   } finally {
+    for (const contender of contenders.values()) await contender.close().catch(() => undefined);
     await dropCreated();
   }
 }

@@ -198,7 +198,9 @@ async function main() {
           const m = await measure(mode === 'single' ? c.single : c.bulk, {
             parallel: mode === 'single' ? SINGLE_PARALLEL : BULK_PARALLEL,
           });
-          console.log(`  round ${r + 1} ${mode.padEnd(6)} ${c.name.padEnd(16)} ${fmt(m.perSecond)} jobs/s`);
+          console.log(
+            `  round ${r + 1} ${mode.padEnd(6)} ${c.name.padEnd(16)} ${fmt(m.perSecond)} jobs/s`,
+          );
           best.set(key(c, mode), Math.max(best.get(key(c, mode)) ?? 0, m.perSecond));
         }
       }

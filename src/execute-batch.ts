@@ -94,78 +94,33 @@ interface BatchStop {
   readonly listeners: Set<() => void>;
 }
 
-/** Runs one job to an outcome. Never throws. */
-async function runOne(
+function snooze(delayMs: number): never {
+  throw new JobSnooze(delayMs);
+}
+
+function cancel(reason?: string): never {
+  throw new JobCancel(reason);
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}
+
+type Settled = { ok: true } | { ok: false; thrown: unknown } | 'abandoned';
+
+/** The outcome of an attempt that settled (or was abandoned), given why it was aborted, if it was. */
+function outcomeOf(
   job: Job,
   worker: Worker,
   options: BatchOptions,
-  stop: BatchStop,
-): Promise<Outcome> {
-  const now = options.now ?? Date.now;
-  const invalid = await validateArgs(worker, job).catch((e) => describeThrown(e).message);
-  if (invalid !== undefined) {
-    // Bad args never get better by retrying: discard with the reason.
-    return {
-      type: 'discard',
-      error: attemptError(
-        job,
-        `args failed validation for kind '${job.kind}': ${invalid}`,
-        '',
-        now(),
-      ),
-    };
-  }
-
-  const timeoutMs = worker.options.timeoutMs ?? options.defaultTimeoutMs;
-  const controller = new AbortController();
-  const onStop = () => controller.abort(new DeadlineReached('the tick reached its deadline'));
-  if (stop.signal.aborted) onStop();
-  else stop.listeners.add(onStop);
-  const timer = setTimeout(() => controller.abort(new AttemptTimedOut(timeoutMs)), timeoutMs);
-
-  const ctx: WorkerContext = {
-    signal: controller.signal,
-    attempt: job.attempt,
-    maxAttempts: job.maxAttempts,
-    remainingMs: () => Math.max(0, options.softDeadline - now()),
-    snooze(delayMs: number): never {
-      throw new JobSnooze(delayMs);
-    },
-    cancel(reason?: string): never {
-      throw new JobCancel(reason);
-    },
-    client: options.client,
-  };
-
-  // Settles when the worker does, or `abortGraceMs` after an abort it ignores.
-  let abandon: () => void = () => undefined;
-  const abandoned = new Promise<'abandoned'>((resolve) => {
-    abandon = () => resolve('abandoned');
-  });
-  let graceTimer: ReturnType<typeof setTimeout> | undefined;
-  controller.signal.addEventListener('abort', () => {
-    graceTimer = setTimeout(abandon, options.abortGraceMs);
-  });
-
-  let settled: { ok: true } | { ok: false; thrown: unknown } | 'abandoned';
-  try {
-    settled = await Promise.race([
-      Promise.resolve()
-        .then(() => worker.work(job, ctx))
-        .then(
-          () => ({ ok: true }) as const,
-          (thrown: unknown) => ({ ok: false, thrown }) as const,
-        ),
-      abandoned,
-    ]);
-  } finally {
-    clearTimeout(timer);
-    if (graceTimer) clearTimeout(graceTimer);
-    stop.listeners.delete(onStop);
-  }
-
-  const reason = controller.signal.reason;
-  const at = now();
+  settled: Settled,
+  reason: unknown,
+): Outcome {
+  const at = (options.now ?? Date.now)();
   if (settled === 'abandoned') {
     // The worker ignored its AbortSignal and may still be running in this invocation, so the job
     // must not run elsewhere before this invocation's lease is over.
@@ -206,6 +161,104 @@ async function runOne(
   }
   const { message, trace } = describeThrown(thrown);
   return failure(job, worker, message, trace, at);
+}
+
+/**
+ * Runs one job to an outcome. Never throws.
+ *
+ * The abort machinery (an AbortController, the attempt's timer, the batch-stop listener, the
+ * grace timer) is set up only for workers that return a promise, and the AbortSignal only when
+ * the worker reads `ctx.signal`: a job that finishes synchronously costs none of it. Profiling a
+ * 100k no-op drain showed that machinery as the largest share of the runner's JavaScript time.
+ */
+async function runOne(
+  job: Job,
+  worker: Worker,
+  options: BatchOptions,
+  stop: BatchStop,
+): Promise<Outcome> {
+  const now = options.now ?? Date.now;
+  if (worker.schema) {
+    const invalid = await validateArgs(worker, job).catch((e) => describeThrown(e).message);
+    if (invalid !== undefined) {
+      // Bad args never get better by retrying: discard with the reason.
+      return {
+        type: 'discard',
+        error: attemptError(
+          job,
+          `args failed validation for kind '${job.kind}': ${invalid}`,
+          '',
+          now(),
+        ),
+      };
+    }
+  }
+
+  const timeoutMs = worker.options.timeoutMs ?? options.defaultTimeoutMs;
+  let controller: AbortController | undefined;
+  let reason: unknown;
+  const ctx: WorkerContext = {
+    get signal(): AbortSignal {
+      if (!controller) {
+        controller = new AbortController();
+        if (reason !== undefined) controller.abort(reason);
+      }
+      return controller.signal;
+    },
+    attempt: job.attempt,
+    maxAttempts: job.maxAttempts,
+    remainingMs: () => Math.max(0, options.softDeadline - now()),
+    snooze,
+    cancel,
+    client: options.client,
+  };
+  if (stop.signal.aborted) reason = new DeadlineReached('the tick reached its deadline');
+
+  const startedAt = now();
+  let result: unknown;
+  try {
+    result = worker.work(job, ctx);
+  } catch (thrown) {
+    return outcomeOf(job, worker, options, { ok: false, thrown }, reason);
+  }
+  if (!isThenable(result)) return outcomeOf(job, worker, options, { ok: true }, reason);
+
+  // Settles when the worker does, or `abortGraceMs` after an abort it ignores.
+  let abandon: () => void = () => undefined;
+  const abandoned = new Promise<'abandoned'>((resolve) => {
+    abandon = () => resolve('abandoned');
+  });
+  let graceTimer: ReturnType<typeof setTimeout> | undefined;
+  const abort = (why: unknown) => {
+    if (reason === undefined) {
+      reason = why;
+      controller?.abort(why);
+    }
+    graceTimer ??= setTimeout(abandon, options.abortGraceMs);
+  };
+  const onStop = () => abort(new DeadlineReached('the tick reached its deadline'));
+  if (reason !== undefined) abort(reason);
+  else stop.listeners.add(onStop);
+  const timer = setTimeout(
+    () => abort(new AttemptTimedOut(timeoutMs)),
+    Math.max(0, timeoutMs - (now() - startedAt)),
+  );
+
+  let settled: Settled;
+  try {
+    settled = await Promise.race([
+      Promise.resolve(result).then(
+        () => ({ ok: true }) as const,
+        (thrown: unknown) => ({ ok: false, thrown }) as const,
+      ),
+      abandoned,
+    ]);
+  } finally {
+    clearTimeout(timer);
+    if (graceTimer) clearTimeout(graceTimer);
+    stop.listeners.delete(onStop);
+  }
+  return outcomeOf(job, worker, options, settled, reason);
 }
 
 /**

@@ -110,7 +110,10 @@ export interface TickStats {
   discarded: number;
   /** Claimed jobs handed back unstarted at the deadline. */
   released: number;
-  /** Results that arrived after their job was rescued: not applied. */
+  /**
+   * Results not applied: their job was rescued (and perhaps claimed again) meanwhile. Also counts
+   * results whose first recording committed but lost its reply: the retry finds them applied.
+   */
   stale: number;
   rescued: number;
   promoted: number;

@@ -110,6 +110,8 @@ describe('neon() through the local endpoint', () => {
     expect(await sql`SELECT current_database() AS db`).toEqual([{ db: dbName }]);
     const other = neon(endpoint.neonUrl());
     expect(await other`SELECT current_database() AS db`).toEqual([{ db: 'test' }]);
+    const same = neon(endpoint.neonUrlFor(database.url));
+    expect(await same`SELECT current_database() AS db`).toEqual([{ db: dbName }]);
   });
 
   it('passes the options connection parameter on to the server', async () => {

@@ -221,6 +221,25 @@ describe('an unreachable upstream', () => {
   });
 });
 
+describe('an upstream that does not speak PostgreSQL', () => {
+  let confused: NeonLocal;
+
+  beforeAll(async () => {
+    // Another endpoint's HTTP port: it answers the startup packet with an HTTP error page.
+    confused = await createNeonLocal({
+      databaseUrl: `postgres://postgres@127.0.0.1:${postgres.local.port}/test`,
+    });
+  });
+  afterAll(() => confused.close());
+
+  it('answers with 502 over HTTP and a FATAL error over WebSockets, and keeps serving', async () => {
+    await expect(neon(confused.connectionString())`SELECT 1`).rejects.toThrow(/HTTP status 502/);
+    const client = new Client({ connectionString: confused.connectionString() });
+    await expect(client.connect()).rejects.toThrow(/invalid message length/);
+    await expectStillServing();
+  });
+});
+
 describe('the WebSocket proxy survives garbage', () => {
   it('refuses upgrades on unknown paths and from foreign origins', async () => {
     const wsProxy = postgres.local.wsProxy;

@@ -317,7 +317,12 @@ describe('tick runner reliability', () => {
           },
           { step: 'started', count: 3, jitterMs: 0, signal: 'SIGSTOP' },
         );
-        await child.signalled;
+        await Promise.race([
+          child.signalled,
+          child.exited.then((run) => {
+            throw new Error(`the ticker ended before it was frozen: ${run.stderr || run.steps}`);
+          }),
+        ]);
         const [first] = await river.jobs();
         expect(first?.state).toBe('running');
         await sleep(leaseOf(lastOf(first?.attempted_by as string[])) - Date.now() + 20);
@@ -434,7 +439,8 @@ describe('tick runner reliability', () => {
     // Every slot from the window before the first tick to the last tick, none missing.
     const seconds = slotsOf('every-second');
     expect(contiguous(seconds, 1000)).toBe(true);
-    expect(seconds[0]).toBeLessThanOrEqual(started - 4000);
+    // (The first tick starts a little after `started`.)
+    expect(seconds[0]).toBeLessThanOrEqual(started + 500 - 4000);
     expect(lastOf(seconds)).toBeGreaterThanOrEqual(Math.floor(ended / 1000) * 1000 - 1000);
     const minutes = slotsOf('minutely');
     expect(contiguous(minutes, 60_000)).toBe(true);
@@ -447,6 +453,137 @@ describe('tick runner reliability', () => {
       rows.reduce((n, r) => n + r.n, 0),
     );
     expect(await river.jobs(`state <> 'completed'`)).toEqual([]);
+  });
+
+  it('concurrent inserts of the same unique jobs in different orders do not deadlock', async () => {
+    // The interleaving that deadlocked when rows went in input order: the first insert holds `a`
+    // and waits for `c` (held by an open transaction); the second holds `b` and waits for `a`;
+    // once `c` is released the first would wait for `b`.
+    const app = `eddy-insert-order-${process.pid}`;
+    const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 2, application_name: app });
+    const client = createClient({ driver: nodePostgres(pool), schema });
+    const job = (name: string) => ({
+      kind: 'uniq',
+      args: { name },
+      options: { unique: { byArgs: true } },
+    });
+    const waiting = async (n: number) => {
+      for (let i = 0; i < 300; i++) {
+        const { rows } = await river.pool.query(
+          `SELECT count(*)::int AS n FROM pg_stat_activity
+           WHERE application_name = $1 AND wait_event_type = 'Lock'`,
+          [app],
+        );
+        if (rows[0].n >= n) return;
+        await sleep(10);
+      }
+    };
+    const holder = await river.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await client.insertManyTx(nodePostgres(holder, { inTransaction: true }), [job('c')]);
+      const first = client.insertMany([job('a'), job('c'), job('b')]);
+      await waiting(1);
+      const second = client.insertMany([job('b'), job('a')]);
+      await sleep(100);
+      await holder.query('COMMIT');
+      const [one, two] = await Promise.all([first, second]);
+      const names = (results: typeof one) =>
+        results.map((r) => (r.job.args as { name: string }).name);
+      expect(names(one)).toEqual(['a', 'c', 'b']);
+      expect(names(two)).toEqual(['b', 'a']);
+      const rows = await river.jobs(`kind = 'uniq'`);
+      expect(rows.map((r) => r.args.name).sort()).toEqual(['a', 'b', 'c']);
+      const idOf = new Map(rows.map((r) => [r.args.name, String(r.id)]));
+      for (const r of [...one, ...two]) {
+        expect(String(r.job.id)).toBe(idOf.get((r.job.args as { name: string }).name));
+      }
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      holder.release();
+      await pool.end();
+    }
+  });
+
+  it('a periodic job unique by state without `completed` keeps exactly one live instance (River’s persistent worker)', async () => {
+    const live = ['available', 'pending', 'retryable', 'running', 'scheduled'] as const;
+    const definitions = [
+      // Runs forever, snoozing itself: never a second row.
+      definePeriodicJob({
+        kind: 'forever',
+        schedule: { everyMs: 1000 },
+        catchUp: 'all',
+        catchUpWindowMs: 5000,
+        options: { unique: { byState: [...live] } },
+      }),
+      // Finishes each run: enqueued again by a later tick, but never while one is live.
+      definePeriodicJob({
+        kind: 'relay',
+        schedule: { everyMs: 1000 },
+        options: { unique: { byState: [...live] } },
+      }),
+    ];
+    const deployments = ['blue', 'green'].map((name) => {
+      const pool = deploymentPool(3);
+      const runners = Array.from({ length: 2 }, (_, i) =>
+        createRunner({
+          driver: nodePostgres(pool),
+          schema,
+          id: `${name}-${i}`,
+          periodic: definitions,
+          workers: [
+            defineWorker('forever', async (_job, ctx) => {
+              await sleep(10);
+              ctx.snooze(50);
+            }),
+            defineWorker('relay', async () => sleep(30)),
+          ],
+        }),
+      );
+      return { pool, runners };
+    });
+    const ticks: TickStats[] = [];
+    const samples: { kind: string; n: number }[] = [];
+    const started = Date.now();
+    let ticking = true;
+    const sampler = (async () => {
+      while (ticking) {
+        const { rows } = await river.pool.query(
+          `SELECT kind, count(*)::int AS n FROM ${schema}.river_job
+           WHERE state::text = ANY($1) GROUP BY kind`,
+          [live],
+        );
+        samples.push(...rows);
+        await sleep(5);
+      }
+    })();
+    try {
+      await Promise.all(
+        deployments.flatMap(({ runners }) =>
+          runners.map(async (runner) => {
+            for (let round = 0; round < 500 && Date.now() - started < 2500; round++) {
+              ticks.push(await runner.tick({ budgetMs: 2000 }));
+              await sleep(Math.random() * 20);
+            }
+          }),
+        ),
+      );
+    } finally {
+      ticking = false;
+      await sampler;
+      await Promise.all(deployments.map(({ pool }) => pool.end()));
+    }
+
+    expect(ticks.flatMap((s) => s.errors)).toEqual([]);
+    expect(samples.length).toBeGreaterThan(20);
+    expect(samples.filter((s) => s.n > 1)).toEqual([]);
+    const forever = await river.jobs(`kind = 'forever'`);
+    expect(forever).toHaveLength(1);
+    expect(live).toContain(forever[0]?.state);
+    expect(forever[0]?.metadata.snoozes).toBeGreaterThanOrEqual(3);
+    const relay = await river.jobs(`kind = 'relay'`);
+    expect(relay.length).toBeGreaterThanOrEqual(3);
+    expect(relay.slice(0, -1).every((r) => r.state === 'completed')).toBe(true);
   });
 
   it('records every misbehaving worker of a crowded batch as a failed attempt with a useful message, and ends by the deadline', async () => {
@@ -602,7 +739,7 @@ describe('tick runner reliability', () => {
     }
     const ended = Date.now();
     // Aborted at deadline − reserve, abandoned half the reserve later, recorded well before it.
-    expect(ended).toBeLessThanOrEqual(deadline + 100);
+    expect(ended).toBeLessThanOrEqual(deadline + 150);
     const total = Object.keys(cases).length * perKind;
     expect(stats).toMatchObject({ claimed: total, stale: 0, errors: [] });
     expect(warnings).toEqual([]);
@@ -823,17 +960,25 @@ describe('tick runner reliability', () => {
       }
     });
 
-    /** Terminates the backends of `applicationName` once one waits on a lock. */
+    /**
+     * Terminates `times` backends of `applicationName`, each once it waits on a lock. A backend
+     * being terminated may still be listed: each pid counts once.
+     */
     async function terminateWhenBlocked(applicationName: string, times: number) {
-      for (let done = 0, i = 0; done < times && i < 500; i++) {
+      const terminated = new Set<number>();
+      for (let i = 0; terminated.size < times && i < 500; i++) {
         const { rows } = await river.pool.query(
-          `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
-           WHERE application_name = $1 AND wait_event_type = 'Lock'`,
-          [applicationName],
+          `SELECT pid FROM pg_stat_activity
+           WHERE application_name = $1 AND wait_event_type = 'Lock' AND NOT pid = ANY($2::int[])`,
+          [applicationName, [...terminated]],
         );
-        done += rows.length;
+        for (const { pid } of rows) {
+          await river.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+          terminated.add(pid);
+        }
         if (rows.length === 0) await sleep(10);
       }
+      expect(terminated.size, 'blocked backends terminated').toBe(times);
     }
 
     it('pg_terminate_backend on the claiming connection: TickError, then the next tick works', async () => {
@@ -846,11 +991,10 @@ describe('tick runner reliability', () => {
         // The claim reads river_queue (paused queues): it waits for this lock until terminated.
         await blocker.query(`BEGIN; LOCK TABLE ${schema}.river_queue IN ACCESS EXCLUSIVE MODE`);
         const failed = rejection(runner.tick(shortLease()));
-        await terminateWhenBlocked(app, 1);
+        await terminateWhenBlocked(app, 1).finally(() => blocker.query('ROLLBACK'));
         const error = await failed;
         expect(error.message).toMatch(claimMessage);
         expect(error.message).toMatch(/terminating connection due to administrator command/);
-        await blocker.query('ROLLBACK');
         expect((await river.jobs()).map((r) => r.state)).toEqual([
           'available',
           'available',
@@ -882,11 +1026,10 @@ describe('tick runner reliability', () => {
         });
         const failed = rejection(runner.tick(shortLease()));
         // The first try and its retry.
-        await terminateWhenBlocked(app, 2);
+        await terminateWhenBlocked(app, 2).finally(() => blocker.query('ROLLBACK'));
         const error = await failed;
         expect(error.message).toMatch(recordMessage);
         expect(error.message).toMatch(/terminating connection due to administrator command/);
-        await blocker.query('ROLLBACK');
         during(async () => {});
         expect((await river.jobs()).map((r) => r.state)).toEqual(['running', 'running', 'running']);
         const [other] = await insertCut(1);

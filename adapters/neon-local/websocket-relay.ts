@@ -48,11 +48,16 @@ export function relayWebSocket(ws: WebSocket, upstream: Upstream): void {
     if (ws.bufferedAmount > HIGH_WATER) server?.pause();
   };
 
+  let waitingForDrain = false;
   const toServer = (bytes: Buffer) => {
     if (!server || bytes.length === 0) return;
-    if (!server.write(bytes)) {
+    if (!server.write(bytes) && !waitingForDrain) {
+      waitingForDrain = true;
       ws.pause();
-      server.once('drain', () => ws.resume());
+      server.once('drain', () => {
+        waitingForDrain = false;
+        ws.resume();
+      });
     }
   };
 
@@ -73,7 +78,7 @@ export function relayWebSocket(ws: WebSocket, upstream: Upstream): void {
     const socket = upstream.connect();
     server = socket;
     socket.on('data', (chunk: Buffer) =>
-      authCode === undefined ? watchAuth(chunk) : toClient(chunk),
+      guarded(() => (authCode === undefined ? watchAuth(chunk) : toClient(chunk))),
     );
     socket.on('error', (error: Error) => {
       if (authCode === undefined)
@@ -141,6 +146,16 @@ export function relayWebSocket(ws: WebSocket, upstream: Upstream): void {
     forwardClient();
   };
 
+  /** Runs a step of the relay; bytes it cannot parse end the session, never the process. */
+  const guarded = (step: () => void) => {
+    try {
+      step();
+    } catch (error) {
+      if (error instanceof ProtocolError) fatal('08P01', error.message, 1002);
+      else fatal('58000', `relay failed: ${(error as Error).message}`, 1011);
+    }
+  };
+
   ws.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
     if (closed) return;
     if (!isBinary) return fatal('08P01', 'expected binary WebSocket frames', 1003);
@@ -149,12 +164,7 @@ export function relayWebSocket(ws: WebSocket, upstream: Upstream): void {
       : Buffer.isBuffer(data)
         ? data
         : Buffer.from(data);
-    try {
-      onClientBytes(chunk);
-    } catch (error) {
-      if (error instanceof ProtocolError) fatal('08P01', error.message, 1002);
-      else fatal('58000', `relay failed: ${(error as Error).message}`, 1011);
-    }
+    guarded(() => onClientBytes(chunk));
   });
   ws.on('close', () => close());
   ws.on('error', () => close(1002));

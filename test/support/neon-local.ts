@@ -5,9 +5,16 @@
  * @example
  * ```ts
  * const endpoint = await startNeonLocal();
- * const sql = neon(endpoint.neonUrl());                    // HTTP
+ * const sql = neon(endpoint.neonUrl());                            // HTTP
  * const pool = new Pool({ connectionString: endpoint.neonUrl() }); // WebSocket
  * afterAll(() => endpoint.close());
+ *
+ * // As a driver setup over any database URL on the test server:
+ * async open(url = DATABASE_URL) {
+ *   const endpoint = await startNeonLocal();
+ *   const pool = new Pool({ connectionString: endpoint.neonUrlFor(url) });
+ *   return { driver: neonWebSocket(pool), close: async () => { await pool.end(); await endpoint.close(); } };
+ * }
  * ```
  */
 
@@ -24,6 +31,11 @@ export interface StartedNeonLocal {
   readonly local: NeonLocal;
   /** Connection string for `neon()` / `Pool`; `database` defaults to the upstream's. */
   neonUrl(database?: string): string;
+  /**
+   * The same user, password, database and parameters as `url` (a URL on the upstream server),
+   * reached through the endpoint.
+   */
+  neonUrlFor(url: string): string;
   close(): Promise<void>;
 }
 
@@ -42,6 +54,12 @@ export async function startNeonLocal(
   return {
     local,
     neonUrl: (database) => local.connectionString(database),
+    neonUrlFor(url) {
+      const through = new URL(url);
+      const endpoint = new URL(local.fetchEndpoint);
+      through.host = endpoint.host;
+      return through.toString();
+    },
     close: () => local.close(),
   };
 }

@@ -32,6 +32,10 @@ export interface TcpProxy {
   close(): Promise<void>;
 }
 
+// The server ends its reply to a statement with ReadyForQuery: 'Z', length 5, status byte.
+const endsWithReadyForQuery = (chunk: Buffer) =>
+  chunk.length >= 6 && chunk.subarray(-6, -1).equals(Buffer.from([0x5a, 0, 0, 0, 5]));
+
 interface Pair {
   client: net.Socket;
   server: net.Socket;
@@ -64,14 +68,10 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
     pairs.add(pair);
     let tail = '';
     let replying = true;
-    let draining: (() => void) | undefined;
-    // The extended protocol ends a statement with Sync ('S', length 4).
-    const endsWithSync = (chunk: Buffer) =>
-      chunk.length >= 5 && chunk.subarray(-5).equals(Buffer.from([0x53, 0, 0, 0, 4]));
+    let swallowing: (() => void) | undefined;
     client.on('data', (chunk: Buffer) => {
-      if (draining) {
+      if (!replying) {
         upstream.write(chunk);
-        if (endsWithSync(chunk)) draining();
         return;
       }
       const cut = armed;
@@ -81,24 +81,26 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
         tail = text.slice(-cut.marker.length);
         if (text.includes(cut.marker)) {
           armed = undefined;
-          if (cut.refuseAfter) refusing = true;
+          if (cut.refuseAfter) {
+            refusing = true;
+            for (const other of [...pairs]) if (other !== pair) destroy(other);
+          }
           if (cut.when === 'before') {
             destroy(pair);
             cut.done();
             return;
           }
-          // Forward the rest of the statement; the server runs it before it sees the FIN, and
-          // its reply goes nowhere.
+          // Forward the statement and swallow the reply; cut once the server is done with it
+          // (ReadyForQuery), so it has committed by the time the client sees the cut.
           replying = false;
-          pairs.delete(pair);
-          draining = () => {
-            draining = undefined;
-            upstream.end();
-            client.destroy();
+          const fallback = setTimeout(() => swallowing?.(), 5000);
+          swallowing = () => {
+            clearTimeout(fallback);
+            swallowing = undefined;
+            destroy(pair);
             cut.done();
           };
           upstream.write(chunk);
-          if (endsWithSync(chunk)) draining();
           return;
         }
       }
@@ -106,13 +108,10 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
     });
     upstream.on('data', (chunk: Buffer) => {
       if (replying) client.write(chunk);
+      else if (swallowing && endsWithReadyForQuery(chunk)) swallowing();
     });
-    client.on('close', () => {
-      if (replying) destroy(pair);
-    });
-    upstream.on('close', () => {
-      if (replying) destroy(pair);
-    });
+    client.on('close', () => destroy(pair));
+    upstream.on('close', () => destroy(pair));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as net.AddressInfo;

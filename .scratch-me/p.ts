@@ -1,0 +1,1 @@
+import { sendWelcomeEmail } from '../examples/worker/jobs.js'; console.log(sendWelcomeEmail.kind);
