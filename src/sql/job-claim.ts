@@ -7,6 +7,12 @@
  *
  * The lease travels in the attempted_by entry the claim appends (see `lease.ts`), so a claim
  * writes no column that River does not already write, and no extra index entry.
+ *
+ * The UPDATE finds the locked rows by `id = ANY(ARRAY(...))`, not by joining `locked`: the
+ * planner cannot tell how many rows the LATERAL `LIMIT q.lim` yields, guessed ~10 % of the
+ * table, and merge-joined by walking river_job_pkey from its first entry, so every claim read
+ * past every job ever claimed. Draining 100k jobs in batches of 1000, a claim grew from 26 ms
+ * to 141 ms; with the array it stays at ~20 ms (PostgreSQL 15, EXPLAIN ANALYZE).
  */
 
 /**
@@ -46,7 +52,6 @@ SET state = 'running',
         THEN j.attempted_by[cardinality(j.attempted_by) - 98:] || (SELECT value FROM token)
       ELSE array_append(j.attempted_by, (SELECT value FROM token))
     END
-FROM locked
-WHERE j.id = locked.id
+WHERE j.id = ANY (ARRAY(SELECT id FROM locked))
 RETURNING j.id, j.kind, j.args, j.queue, j.state::text AS state, j.priority, j.attempt, j.max_attempts,
   j.attempted_at, j.attempted_by, j.created_at, j.finalized_at, j.scheduled_at, j.errors, j.metadata, j.tags`;
