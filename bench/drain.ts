@@ -121,7 +121,7 @@ async function eddy(): Promise<Contender> {
   const schema = await freshSchema('eddy');
   const seedPool = pool(2);
   await migrate(nodePostgres(seedPool), { schema });
-  const noop = defineWorker(KIND, () => undefined);
+  const noop = defineWorker(KIND, async () => undefined);
   return {
     name: 'eddy',
     async round() {
@@ -216,7 +216,7 @@ async function bare(): Promise<Contender> {
     UPDATE ${schema}.river_job j
     SET state = 'running', attempt = j.attempt + 1, attempted_at = now(),
       attempted_by = array_append(j.attempted_by, $4::text)
-    FROM locked WHERE j.id = locked.id
+    WHERE j.id = ANY (ARRAY(SELECT id FROM locked))
     RETURNING j.id, j.kind, j.args, j.queue, j.state, j.priority, j.attempt, j.max_attempts,
       j.attempted_at, j.attempted_by, j.created_at, j.finalized_at, j.scheduled_at, j.errors,
       j.metadata, j.tags`;

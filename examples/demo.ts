@@ -365,7 +365,9 @@ async function main(): Promise<number> {
       const jobs = (body.jobs ?? []).map((j) => `${j.kind} #${j.id}`).join(', ');
       say(`POST /signup ${email} → 201: user and jobs committed together (${jobs}); kicked a tick`);
     };
-    for (const email of SAMPLE_EMAILS) {
+    // A database that outlives the demo may hold these users from an earlier run already.
+    const runTag = databaseUrl ? `+${Date.now().toString(36)}` : '';
+    for (const email of SAMPLE_EMAILS.map((e) => e.replace('@', `${runTag}@`))) {
       if (stopping) break;
       await track(signUp(email)).catch((error: unknown) =>
         say(`POST /signup failed: ${String(error)}`),

@@ -244,7 +244,7 @@ export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
     }
   }
 
-  async function prepare(items: readonly InsertItem[]): Promise<PreparedInsert> {
+  async function prepare(items: readonly InsertItem[], ifAbsent = false): Promise<PreparedInsert> {
     if (!Array.isArray(items))
       throw new ValidationError('insertMany: pass an array of { kind, args, options }');
     const at = now();
@@ -307,7 +307,9 @@ export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
           column((j) => j.uniqueStates),
         ];
     if (notify) values.push(channel);
-    const text = single ? JobInsertOne(prefix, notify) : JobInsertMany(prefix, notify);
+    const text = single
+      ? JobInsertOne(prefix, notify, ifAbsent)
+      : JobInsertMany(prefix, notify, ifAbsent);
     return {
       text,
       params: encodeParams(values),
@@ -356,5 +358,30 @@ export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
     prepareInsert: ((kind: string | AnyJobKind, args: unknown, opts?: InsertOptions) =>
       prepare([{ kind, args, options: opts }])) as Client<Kinds>['prepareInsert'],
   };
+  absentInserters.set(client, async (tx, items) => {
+    if (items.length === 0) return 0;
+    const prepared = await prepare(items, true);
+    return (await new Database(tx).raw(prepared)).rows.length;
+  });
   return client;
+}
+
+const absentInserters = new WeakMap<
+  object,
+  (tx: Driver, items: readonly InsertItem[]) => Promise<number>
+>();
+
+/**
+ * Inserts the jobs whose unique key no live job holds and skips the rest without locking or
+ * rewriting them (`ON CONFLICT DO NOTHING`); resolves with how many it inserted. For the tick
+ * runner's periodic enqueue (see `JobInsertMany`); not part of the public client.
+ */
+export function insertManyIfAbsent(
+  client: Client<readonly AnyJobKind[]>,
+  tx: Driver,
+  items: readonly InsertItem[],
+): Promise<number> {
+  const insert = absentInserters.get(client);
+  if (!insert) throw new TypeError('insertManyIfAbsent: pass a client made by createClient');
+  return insert(tx, items);
 }

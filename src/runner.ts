@@ -10,16 +10,15 @@
  * and again from 2 while budget, jobs and `maxJobs` last.
  */
 
-import { type Client, createClient } from './client.js';
+import { type Client, createClient, insertManyIfAbsent } from './client.js';
 import { Database } from './database.js';
 import type { Driver } from './driver.js';
 import { EddyError, ValidationError } from './errors.js';
 import { executeBatch, type Outcome } from './execute-batch.js';
-import type { InsertItem } from './insert.js';
 import { type Job, rowToJob } from './job.js';
 import { type PeriodicJob, periodicInserts } from './periodic.js';
 import { JobClaimBatch } from './sql/job-claim.js';
-import { JobSetStateIfRunningMany } from './sql/job-complete.js';
+import { JobSetCompletedIfRunningMany, JobSetStateIfRunningMany } from './sql/job-complete.js';
 import {
   JobDeleteFinalized,
   JobRescueExpired,
@@ -274,11 +273,8 @@ export function createRunner(options: RunnerOptions): Runner {
       step('enqueue periodic jobs', async () => {
         const items = await periodicInserts(periodic, new Date(), firstTick);
         if (items.length === 0) return;
-        const results = await client.insertManyTx(
-          driverCounting(db),
-          items as InsertItem[] as never,
-        );
-        stats.periodicEnqueued = results.filter((r) => !r.skipped).length;
+        // Skips slots already enqueued without locking their rows (see JobInsertMany).
+        stats.periodicEnqueued = await insertManyIfAbsent(client, driverCounting(db), items);
       }),
       firstTick
         ? step('register queues', async () => {
@@ -348,13 +344,22 @@ export function createRunner(options: RunnerOptions): Runner {
       snoozes.push(outcome.type === 'snooze');
       releases.push(outcome.type === 'release');
     });
-    const params = [ids, tokens as string[], states, delays, errors, snoozes, releases];
+    // A batch of only completions (the usual case) takes the lighter statement.
+    const allCompleted = states.every((state) => state === 'completed');
+    const text = allCompleted
+      ? JobSetCompletedIfRunningMany(prefix)
+      : JobSetStateIfRunningMany(prefix);
+    const params = allCompleted
+      ? [ids, tokens as string[]]
+      : [ids, tokens as string[], states, delays, errors, snoozes, releases];
     let lastError: unknown;
     // Fenced and idempotent, so one retry after a transient failure is safe.
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const { rows } = await db.query(JobSetStateIfRunningMany(prefix), params);
-        const applied = new Map(rows.map((r) => [String(r.id), r.state as string]));
+        const { rows } = await db.query(text, params);
+        const applied = new Map(
+          rows.map((r) => [String(r.id), (r.state as string | undefined) ?? 'completed']),
+        );
         outcomes.forEach((outcome, i) => {
           const state = applied.get(String((jobs[i] as Job).id));
           if (state === undefined) {

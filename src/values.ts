@@ -57,12 +57,15 @@ function quoteArrayElement(text: string): string {
 }
 
 function encodeArray(values: readonly Param[]): string {
-  const parts = values.map((value) => {
-    if (value === null || value === undefined) return 'NULL';
-    if (Array.isArray(value)) return encodeArray(value);
-    return quoteArrayElement(encodeParam(value) as string);
-  });
-  return `{${parts.join(',')}}`;
+  let out = '{';
+  for (let k = 0; k < values.length; k++) {
+    const value = values[k];
+    if (k > 0) out += ',';
+    if (value === null || value === undefined) out += 'NULL';
+    else if (Array.isArray(value)) out += encodeArray(value);
+    else out += quoteArrayElement(encodeParam(value) as string);
+  }
+  return `${out}}`;
 }
 
 /**
@@ -211,46 +214,65 @@ function parseFloatText(text: string): number {
  * Parses a Postgres array literal (`{a,"b c",NULL,{1,2}}`) applying `element` to each item.
  */
 export function parseArray(text: string, element: Decoder): unknown[] {
-  let i = 0;
-  // Arrays with non-default bounds print as `[0:2]={...}`; the bounds carry nothing we use.
-  if (text[0] === '[') i = text.indexOf('=') + 1;
-  function parse(): unknown[] {
-    const out: unknown[] = [];
-    i++; // '{'
-    if (text[i] === '}') {
-      i++;
-      return out;
+  // The usual shape (`{}`, `{eddy:…}`, `{1,2}`): one dimension, nothing quoted. Postgres quotes
+  // every element holding a delimiter, brace, quote or space, so splitting on commas is exact.
+  if (text.charCodeAt(0) === 123 && text.indexOf('"') === -1 && text.indexOf('{', 1) === -1) {
+    if (text.length === 2) return [];
+    const items: unknown[] = text.slice(1, -1).split(',');
+    for (let k = 0; k < items.length; k++) {
+      const raw = items[k] as string;
+      items[k] = raw === 'NULL' ? null : element(raw);
     }
-    for (;;) {
-      const ch = text[i];
-      if (ch === '{') {
-        out.push(parse());
-      } else if (ch === '"') {
-        i++;
-        let value = '';
-        while (text[i] !== '"') {
-          if (text[i] === '\\') i++;
-          value += text[i];
-          i++;
+    return items;
+  }
+  const cursor = { at: 0 };
+  // Arrays with non-default bounds print as `[0:2]={...}`; the bounds carry nothing we use.
+  if (text[0] === '[') cursor.at = text.indexOf('=') + 1;
+  return parseLevel(text, cursor, element);
+}
+
+function parseLevel(text: string, cursor: { at: number }, element: Decoder): unknown[] {
+  const out: unknown[] = [];
+  let i = cursor.at + 1; // past '{'
+  if (text[i] === '}') {
+    cursor.at = i + 1;
+    return out;
+  }
+  for (;;) {
+    const ch = text[i];
+    if (ch === '{') {
+      cursor.at = i;
+      out.push(parseLevel(text, cursor, element));
+      i = cursor.at;
+    } else if (ch === '"') {
+      i++;
+      let value = '';
+      let start = i;
+      while (text[i] !== '"') {
+        if (text[i] === '\\') {
+          value += text.slice(start, i);
+          i++; // the escaped character is taken literally
+          start = i;
         }
         i++;
-        out.push(element(value));
-      } else {
-        let end = i;
-        while (text[end] !== ',' && text[end] !== '}') end++;
-        const raw = text.slice(i, end);
-        out.push(raw === 'NULL' ? null : element(raw));
-        i = end;
       }
-      if (text[i] === ',') {
-        i++;
-        continue;
-      }
-      i++; // '}'
-      return out;
+      value += text.slice(start, i);
+      i++;
+      out.push(element(value));
+    } else {
+      let end = i;
+      while (text[end] !== ',' && text[end] !== '}') end++;
+      const raw = text.slice(i, end);
+      out.push(raw === 'NULL' ? null : element(raw));
+      i = end;
     }
+    if (text[i] === ',') {
+      i++;
+      continue;
+    }
+    cursor.at = i + 1; // past '}'
+    return out;
   }
-  return parse();
 }
 
 const identity: Decoder = (text) => text;

@@ -4,12 +4,17 @@
  * Unique jobs conflict on River's partial unique index; `DO UPDATE` (a no-op write) instead of
  * `DO NOTHING` makes the existing row come back through RETURNING, and `xmax <> 0` tells the
  * two cases apart — a duplicate never raises, so it never aborts the caller's transaction.
+ *
+ * `ifAbsent` statements use `DO NOTHING` instead: only inserted rows come back, and existing ones
+ * are neither locked nor rewritten. The tick runner enqueues periodic jobs so: `DO UPDATE` locked
+ * every live slot row, one after another, while a tick recording some of those jobs locked them
+ * in another order — deadlock (40P01) between overlapping ticks.
  */
 
-const conflict = (p: string) => `ON CONFLICT (unique_key)
+const conflict = (p: string, ifAbsent: boolean) => `ON CONFLICT (unique_key)
     WHERE unique_key IS NOT NULL AND unique_states IS NOT NULL
       AND ${p}river_job_state_in_bitmask(unique_states, state)
-    DO UPDATE SET kind = river_job.kind`;
+    ${ifAbsent ? 'DO NOTHING' : 'DO UPDATE SET kind = river_job.kind'}`;
 
 const returning = `RETURNING id, kind, queue, state::text AS state, priority, max_attempts,
     scheduled_at, created_at, args, tags, metadata, (xmax <> 0) AS skipped`;
@@ -31,13 +36,13 @@ SELECT inserted.*, (SELECT count(*) FROM notified) AS notified FROM inserted`;
 }
 
 /** Inserts one job: parameters $1..$11 as in JobInsertMany, but scalars. */
-export const JobInsertOne = (p: string, withNotify: boolean) =>
+export const JobInsertOne = (p: string, withNotify: boolean, ifAbsent = false) =>
   wrap(
     `INSERT INTO ${p}river_job
     (args, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags, unique_key, unique_states)
   VALUES ($1::jsonb, $2::text, $3::smallint, $4::jsonb, $5::smallint, $6::text,
     coalesce($7::timestamptz, now()), $8::${p}river_job_state, $9::varchar(255)[], $10::bytea, $11::bit(8))
-  ${conflict(p)}
+  ${conflict(p, ifAbsent)}
   ${returning}`,
     withNotify,
   ).replace('$NOTIFY_CHANNEL', '$12');
@@ -47,7 +52,7 @@ export const JobInsertOne = (p: string, withNotify: boolean) =>
  * (hence River's no-comma rule) because Postgres arrays cannot be ragged. Rows are inserted,
  * and returned, in input order.
  */
-export const JobInsertMany = (p: string, withNotify: boolean) =>
+export const JobInsertMany = (p: string, withNotify: boolean, ifAbsent = false) =>
   wrap(
     `INSERT INTO ${p}river_job
     (args, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags, unique_key, unique_states)
@@ -60,7 +65,7 @@ export const JobInsertMany = (p: string, withNotify: boolean) =>
     WITH ORDINALITY AS t(args, kind, max_attempts, metadata, priority, queue, scheduled_at, state,
       tags, unique_key, unique_states, ord)
   ORDER BY ord
-  ${conflict(p)}
+  ${conflict(p, ifAbsent)}
   ${returning}`,
     withNotify,
   ).replace('$NOTIFY_CHANNEL', '$12');

@@ -7,8 +7,8 @@
 import net from 'node:net';
 
 export interface CutOptions {
-  /** Text the client sends (part of the SQL in the Parse message) that triggers the cut. */
-  marker: string;
+  /** Text the client sends (the SQL in the Parse message) that triggers the cut; any of a list. */
+  marker: string | readonly string[];
   /**
    * `before`: the statement never reaches the server. `after`: the server gets it (and commits
    * it) but the client never sees the reply.
@@ -76,10 +76,11 @@ export async function startTcpProxy(targetUrl: string): Promise<TcpProxy> {
       }
       const cut = armed;
       if (cut) {
+        const markers = typeof cut.marker === 'string' ? [cut.marker] : cut.marker;
         // A marker may straddle two chunks: search the end of the previous one too.
         const text = tail + chunk.toString('latin1');
-        tail = text.slice(-cut.marker.length);
-        if (text.includes(cut.marker)) {
+        tail = text.slice(-Math.max(...markers.map((m) => m.length)));
+        if (markers.some((marker) => text.includes(marker))) {
           armed = undefined;
           if (cut.refuseAfter) {
             refusing = true;

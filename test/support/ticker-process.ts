@@ -17,7 +17,7 @@ import { nodePostgres } from '../../adapters/node-postgres/index.js';
 import type { Driver } from '../../src/driver.js';
 import { createRunner } from '../../src/runner.js';
 import { JobClaimBatch } from '../../src/sql/job-claim.js';
-import { JobSetStateIfRunningMany } from '../../src/sql/job-complete.js';
+import * as recordStatements from '../../src/sql/job-complete.js';
 import { schemaPrefix } from '../../src/sql/schema.js';
 import { defineWorker } from '../../src/worker.js';
 
@@ -56,12 +56,17 @@ async function main(options: TickerProcessOptions): Promise<void> {
   pool.on('error', () => undefined);
   const prefix = schemaPrefix(schema);
   const claim = JobClaimBatch(prefix);
-  const record = JobSetStateIfRunningMany(prefix);
+  // Every statement that records outcomes (the runner picks one per batch).
+  const records = new Set(
+    Object.values(recordStatements)
+      .filter((statement) => typeof statement === 'function')
+      .map((statement) => statement(prefix)),
+  );
   const inner = nodePostgres(pool);
   const driver: Driver = {
     ...inner,
     async query(text, params) {
-      const step = text === claim ? 'claim' : text === record ? 'record' : undefined;
+      const step = text === claim ? 'claim' : records.has(text) ? 'record' : undefined;
       if (step) say(step);
       const result = await inner.query(text, params);
       if (step) say(`${step}ed`);

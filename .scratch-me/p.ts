@@ -1,1 +1,0 @@
-import { sendWelcomeEmail } from '../examples/worker/jobs.js'; console.log(sendWelcomeEmail.kind);
