@@ -17,7 +17,12 @@ import type { JobState } from './job.js';
 import type { AnyJobKind, ArgsOf, InputOf } from './job-kind.js';
 import type { RawJson } from './json-args.js';
 import type { Kick } from './kick.js';
-import { JobInsertMany, JobInsertOne } from './sql/job-insert.js';
+import {
+  JobInsertMany,
+  JobInsertManyPlain,
+  JobInsertOne,
+  JobInsertOnePlain,
+} from './sql/job-insert.js';
 import { schemaPrefix } from './sql/schema.js';
 import { encodeParams, type Param, parseTimestamp } from './values.js';
 
@@ -173,6 +178,30 @@ function rowToInserted(row: Row): InsertResult {
   };
 }
 
+/**
+ * Reads one row of a plain insert (`JobInsertManyPlain`): the database chose the id and
+ * created_at (also the scheduled_at of a job given none); everything else is what was sent.
+ */
+function plainRowToInserted(row: Row, job: PreparedJob): InsertResult {
+  const createdAt = toDate(row.created_at);
+  return {
+    job: {
+      id: toBigInt(row.id),
+      kind: job.kind,
+      queue: job.queue,
+      state: job.state,
+      priority: job.priority,
+      maxAttempts: job.maxAttempts,
+      scheduledAt: new Date((job.scheduledAt ?? createdAt).getTime()),
+      createdAt,
+      args: JSON.parse(job.argsJson),
+      tags: [...job.tags],
+      metadata: JSON.parse(job.metadataJson),
+    },
+    skipped: false,
+  };
+}
+
 function keyOf(job: PreparedJob): string | null {
   if (!job.uniqueKey) return null;
   let hex = '';
@@ -307,14 +336,23 @@ export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
           column((j) => j.uniqueStates),
         ];
     if (notify) values.push(channel);
-    const text = single
-      ? JobInsertOne(prefix, notify, ifAbsent)
-      : JobInsertMany(prefix, notify, ifAbsent);
+    // Without unique keys nothing can conflict: the lighter statement, and rows built from input.
+    const plain = !ifAbsent && unique.every((job) => job.uniqueKey === null);
+    const text = plain
+      ? single
+        ? JobInsertOnePlain(prefix, notify)
+        : JobInsertManyPlain(prefix, notify)
+      : single
+        ? JobInsertOne(prefix, notify, ifAbsent)
+        : JobInsertMany(prefix, notify, ifAbsent);
     return {
       text,
       params: encodeParams(values),
       read(result: RawResult): InsertResult[] {
-        const rows = decodeResult(result).rows.map(rowToInserted);
+        const decoded = decodeResult(result).rows;
+        const rows = plain
+          ? decoded.map((row, i) => plainRowToInserted(row, unique[i] as PreparedJob))
+          : decoded.map(rowToInserted);
         if (rows.length !== unique.length) {
           throw new Error(`insert returned ${rows.length} rows for ${unique.length} jobs`);
         }

@@ -63,7 +63,8 @@ function fail(where: string, path: string, message: string): never {
 function checkName(where: string, field: 'kind' | 'queue', value: unknown): string {
   if (typeof value !== 'string' || value.length === 0)
     fail(where, field, 'must be a non-empty string');
-  if ([...value].length > MAX_NAME_LENGTH) {
+  // Code points never outnumber UTF-16 units: count them only for a long string.
+  if (value.length > MAX_NAME_LENGTH && [...value].length > MAX_NAME_LENGTH) {
     fail(
       where,
       field,
@@ -160,7 +161,8 @@ export async function prepareJob(
   if (!isRawJson(args) && (typeof args !== 'object' || args === null || Array.isArray(args))) {
     fail(where, 'args', 'must be a JSON object (River stores args as an object)');
   }
-  const argsBytes = byteLength(argsJson);
+  // UTF-8 takes at most 3 bytes per UTF-16 unit: encode to measure only text that may be over.
+  const argsBytes = argsJson.length * 3 > ctx.maxPayloadBytes ? byteLength(argsJson) : 0;
   if (argsBytes > ctx.maxPayloadBytes) {
     fail(
       where,
@@ -169,9 +171,14 @@ export async function prepareJob(
     );
   }
 
-  const metadata = { ...(defaults.metadata ?? {}), ...(options.metadata ?? {}) };
-  const metadataJson = toJsonText(metadata, 'metadata');
-  if (byteLength(metadataJson) > ctx.maxPayloadBytes) {
+  const metadataJson =
+    defaults.metadata === undefined && options.metadata === undefined
+      ? '{}'
+      : toJsonText({ ...(defaults.metadata ?? {}), ...(options.metadata ?? {}) }, 'metadata');
+  if (
+    metadataJson.length * 3 > ctx.maxPayloadBytes &&
+    byteLength(metadataJson) > ctx.maxPayloadBytes
+  ) {
     fail(where, 'metadata', `is larger than ${ctx.maxPayloadBytes} bytes (maxPayloadBytes)`);
   }
 
@@ -192,10 +199,11 @@ export async function prepareJob(
   );
   const tags = checkTags(where, options.tags ?? defaults.tags ?? []);
 
-  const schedules = [options.scheduledAt, options.performAt, options.performIn].filter(
-    (v) => v !== undefined,
-  );
-  if (schedules.length > 1)
+  const schedules =
+    Number(options.scheduledAt !== undefined) +
+    Number(options.performAt !== undefined) +
+    Number(options.performIn !== undefined);
+  if (schedules > 1)
     fail(where, 'scheduledAt', 'conflicts: give only one of scheduledAt, performAt, performIn');
   let scheduledAt: Date | null = null;
   if (options.scheduledAt !== undefined)
