@@ -59,7 +59,6 @@ describe('periodic slots', () => {
     expect(() => definePeriodicJob({ kind: 'x', schedule: { everyMs: 10 } })).toThrow(
       /at least 1000/,
     );
-    // biome-ignore lint/suspicious/noExplicitAny: deliberately wrong at runtime
     expect(() =>
       definePeriodicJob({ kind: 'x', schedule: '* * * * *', catchUp: 'some' as any }),
     ).toThrow(/catchUp/);

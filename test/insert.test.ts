@@ -220,7 +220,6 @@ for (const setup of selectedSetups()) {
           maxPayloadBytes: 4096,
         });
       const cases: [string, (c: ReturnType<typeof eddy>) => Promise<unknown>, RegExp][] = [
-        // biome-ignore lint/suspicious/noExplicitAny: deliberately wrong at runtime
         [
           'an unknown kind',
           (c) => c.insert('nope' as any, {}),
@@ -261,7 +260,6 @@ for (const setup of selectedSetups()) {
           (c) => c.insert(sendEmail, { to: 'a@b.co', subject: 's' }, { queue: 'q'.repeat(128) }),
           /at most 127/,
         ],
-        // biome-ignore lint/suspicious/noExplicitAny: deliberately wrong at runtime
         [
           'an over-long kind name',
           (_c) => createClient({ driver: open.driver, schema }).insert('k'.repeat(200) as any, {}),
@@ -286,7 +284,6 @@ for (const setup of selectedSetups()) {
           },
           /cycle/,
         ],
-        // biome-ignore lint/suspicious/noExplicitAny: deliberately wrong at runtime
         [
           'undefined args',
           () => createClient({ driver: open.driver, schema }).insert('k', undefined as any),
@@ -457,7 +454,6 @@ for (const setup of selectedSetups()) {
           await eddy.insertTx(tx, syncAccount, { accountId: 'x', region: 'eu' });
           const dup = await eddy.insertTx(tx, syncAccount, { accountId: 'x', region: 'us' });
           expect(dup.skipped).toBe(true);
-          // biome-ignore lint/suspicious/noExplicitAny: deliberately wrong at runtime
           await expect(
             eddy.insertTx(tx, syncAccount, { accountId: 7 } as any),
           ).rejects.toBeInstanceOf(ValidationError);

@@ -293,7 +293,13 @@ for (const setup of selectedSetups().filter((s) => s.sharedServer)) {
       const stats = await runner.tick({ budgetMs: 1000 });
       expect(stats.rescued).toBe(2);
       const rows = await river.jobs();
-      expect(rows.map((r) => r.state)).toEqual(['retryable', 'discarded', 'running', 'running', 'running']);
+      expect(rows.map((r) => r.state)).toEqual([
+        'retryable',
+        'discarded',
+        'running',
+        'running',
+        'running',
+      ]);
       expect(rows[0]?.errors[0]).toMatchObject({ attempt: 1 });
       expect(rows[0]?.errors[0].error).toMatch(/lease expired.*dead-runner/);
       expect(rows[1]?.finalized_at).toBeInstanceOf(Date);
