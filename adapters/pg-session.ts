@@ -5,6 +5,7 @@
  */
 
 import type { Driver, RawResult, Statement } from '../src/driver.js';
+import { withSavepoint } from './savepoint.js';
 
 interface PgQueryConfig {
   text: string;
@@ -93,23 +94,6 @@ class Mutex {
   }
 }
 
-let savepointCounter = 0;
-
-/** Runs `fn` in a savepoint on a connection that is already inside a transaction. */
-async function withSavepoint<T>(client: PgClientLike, fn: () => Promise<T>): Promise<T> {
-  const name = `eddy_sp_${++savepointCounter}`;
-  await run(client, `SAVEPOINT ${name}`, []);
-  try {
-    const value = await fn();
-    await run(client, `RELEASE SAVEPOINT ${name}`, []);
-    return value;
-  } catch (error) {
-    await run(client, `ROLLBACK TO SAVEPOINT ${name}`, []);
-    await run(client, `RELEASE SAVEPOINT ${name}`, []);
-    throw error;
-  }
-}
-
 /** Runs `fn` between BEGIN and COMMIT (ROLLBACK when it throws). */
 async function withTransaction<T>(client: PgClientLike, fn: () => Promise<T>): Promise<T> {
   await run(client, 'BEGIN', []);
@@ -131,9 +115,19 @@ function transactionDriver(name: string, client: PgClientLike): Driver {
     capabilities: { interactiveTransactions: true, inTransaction: true },
     query: (text, params = []) => mutex.lock(() => run(client, text, params)),
     batch: (statements) =>
-      mutex.lock(() => withSavepoint(client, () => runAll(client, statements))),
+      mutex.lock(() =>
+        withSavepoint(
+          (sql) => run(client, sql, []),
+          () => runAll(client, statements),
+        ),
+      ),
     transaction: (fn) =>
-      mutex.lock(() => withSavepoint(client, () => fn(transactionDriver(name, client)))),
+      mutex.lock(() =>
+        withSavepoint(
+          (sql) => run(client, sql, []),
+          () => fn(transactionDriver(name, client)),
+        ),
+      ),
   };
   return driver;
 }

@@ -14,6 +14,7 @@
 
 import type { Driver, RawResult, Statement } from '../../src/driver.js';
 import { toRawResult } from '../result-rows.js';
+import { withSavepoint } from '../savepoint.js';
 
 interface CompiledRawQuery {
   readonly sql: string;
@@ -44,22 +45,9 @@ async function run(trx: KyselyTransactionLike, text: string, params: readonly (s
   return toRawResult(await trx.executeQuery(compiled));
 }
 
-let savepointCounter = 0;
-
 export function kyselyTx(trx: KyselyTransactionLike): Driver {
   // Kysely has no nested transactions on a Transaction; savepoints scope a batch instead.
-  const savepoint = async <T>(fn: () => Promise<T>): Promise<T> => {
-    const name = `eddy_sp_${++savepointCounter}`;
-    await run(trx, `SAVEPOINT ${name}`, []);
-    try {
-      const value = await fn();
-      await run(trx, `RELEASE SAVEPOINT ${name}`, []);
-      return value;
-    } catch (error) {
-      await run(trx, `ROLLBACK TO SAVEPOINT ${name}`, []);
-      throw error;
-    }
-  };
+  const savepoint = <T>(fn: () => Promise<T>) => withSavepoint((sql) => run(trx, sql, []), fn);
   const runAll = async (statements: readonly Statement[]) => {
     const results: RawResult[] = [];
     for (const s of statements) results.push(await run(trx, s.text, s.params));

@@ -12,6 +12,7 @@
  */
 
 import type { Driver, RawResult, Statement } from '../../src/driver.js';
+import { withSavepoint } from '../savepoint.js';
 
 type Parser = (text: string) => unknown;
 // biome-ignore lint/suspicious/noExplicitAny: PGlite declares serializers over any
@@ -88,23 +89,10 @@ async function runAll(
   return results;
 }
 
-let savepointCounter = 0;
-
 export function pglite(db: PGliteLike, inherited?: PGliteQueryOptions): Driver {
   const options = inherited ?? optionsFor(db);
   const inTransaction = typeof db.transaction !== 'function';
-  const savepoint = async <T>(fn: () => Promise<T>): Promise<T> => {
-    const name = `eddy_sp_${++savepointCounter}`;
-    await db.query(`SAVEPOINT ${name}`);
-    try {
-      const value = await fn();
-      await db.query(`RELEASE SAVEPOINT ${name}`);
-      return value;
-    } catch (error) {
-      await db.query(`ROLLBACK TO SAVEPOINT ${name}`);
-      throw error;
-    }
-  };
+  const savepoint = <T>(fn: () => Promise<T>) => withSavepoint((sql) => db.query(sql), fn);
   const scoped = <T>(fn: (tx: PGliteLike) => Promise<T>): Promise<T> =>
     db.transaction ? db.transaction(fn) : savepoint(() => fn(db));
   return {

@@ -38,6 +38,35 @@ export interface DriverSetup {
   open(url?: string): Promise<OpenDriver>;
 }
 
+interface PgLikePool {
+  connect(): Promise<{
+    query(text: string): Promise<unknown>;
+    release(): void;
+  }>;
+}
+
+/** BEGIN … COMMIT on a pooled connection, as a user of node-postgres or Neon's Pool writes it. */
+async function pooledUserTransaction<T>(
+  pool: PgLikePool,
+  adapter: (client: never, options: { inTransaction: true }) => Driver,
+  fn: (tx: Driver, run: (text: string) => Promise<void>) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    const value = await fn(adapter(client as never, { inTransaction: true }), async (text) => {
+      await client.query(text);
+    });
+    await client.query('COMMIT');
+    return value;
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
 export const driverSetups: DriverSetup[] = [
   {
     name: 'node-postgres (Pool)',
@@ -47,22 +76,7 @@ export const driverSetups: DriverSetup[] = [
       return {
         driver: nodePostgres(pool),
         close: () => pool.end(),
-        async userTransaction(fn) {
-          const client = await pool.connect();
-          try {
-            await client.query('BEGIN');
-            const value = await fn(nodePostgres(client, { inTransaction: true }), async (text) => {
-              await client.query(text);
-            });
-            await client.query('COMMIT');
-            return value;
-          } catch (error) {
-            await client.query('ROLLBACK');
-            throw error;
-          } finally {
-            client.release();
-          }
-        },
+        userTransaction: (fn) => pooledUserTransaction(pool, nodePostgres, fn),
       };
     },
   },
@@ -132,22 +146,7 @@ export const driverSetups: DriverSetup[] = [
           await pool.end();
           await endpoint.close();
         },
-        async userTransaction(fn) {
-          const client = await pool.connect();
-          try {
-            await client.query('BEGIN');
-            const value = await fn(neonWebSocket(client, { inTransaction: true }), async (text) => {
-              await client.query(text);
-            });
-            await client.query('COMMIT');
-            return value;
-          } catch (error) {
-            await client.query('ROLLBACK');
-            throw error;
-          } finally {
-            client.release();
-          }
-        },
+        userTransaction: (fn) => pooledUserTransaction(pool, neonWebSocket, fn),
       };
     },
   },
