@@ -11,13 +11,13 @@
  *
  * Each measurement warms up (BENCH_WARMUP_SECONDS, 1 s), then runs BENCH_SECONDS (4 s). The
  * table is truncated and a CHECKPOINT taken before each one so no contender pays for another's
- * writes. Contenders are interleaved over BENCH_ROUNDS rounds (default 2); the best round
+ * writes. Contenders are interleaved over BENCH_ROUNDS rounds (default 3); the best round
  * counts, for everyone alike.
  *
  * Contenders and their settings (each library's documented fast path, defaults otherwise):
  * - Eddy: `createClient({ driver: nodePostgres(pool), schema })`, `insert` / `insertMany`
- *   (one statement per call, River's full insert with unique-key conflict handling and
- *   RETURNING of the row, as users get it).
+ *   (one statement per call, validated, returning each inserted job, as users get it; these
+ *   jobs have no unique key, so Eddy sends its plain INSERT without ON CONFLICT).
  * - pg-boss 10: `send(name, data)` / `insert(jobs)` on a created queue; `supervise: false`
  *   and `schedule: false` so no maintenance or cron polling competes with the inserts.
  * - graphile-worker 0.17: WorkerUtils over the same kind of pool, `addJob` / `addJobs` (its
@@ -49,7 +49,7 @@ import {
 
 const SINGLE_PARALLEL = Number(process.env.BENCH_SINGLE_PARALLEL ?? 8);
 const BULK_PARALLEL = Number(process.env.BENCH_BULK_PARALLEL ?? 2);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BULK_SIZE = 1000;
 /** BENCH_ONLY=eddy,bare narrows the contenders (for profiling; the JSON then lacks peers). */
 const ONLY = process.env.BENCH_ONLY?.split(',');

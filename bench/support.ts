@@ -69,7 +69,12 @@ export async function measure(
     let jobs = 0;
     await Promise.all(
       Array.from({ length: options.parallel }, async () => {
-        while (performance.now() < until) jobs += await step();
+        while (performance.now() < until) {
+          // Not `jobs += await step()`: that reads `jobs` before awaiting and loses the other
+          // loops' counts.
+          const handled = await step();
+          jobs += handled;
+        }
       }),
     );
     const elapsed = (performance.now() - started) / 1000;

@@ -202,6 +202,13 @@ function plainRowToInserted(row: Row, job: PreparedJob): InsertResult {
   };
 }
 
+/** JSON documents as the text of one JSON array, for `jsonb_array_elements` (see JobInsertMany). */
+function jsonArray(jobs: readonly PreparedJob[], pick: (job: PreparedJob) => string): string {
+  let text = '[';
+  for (let i = 0; i < jobs.length; i++) text += (i === 0 ? '' : ',') + pick(jobs[i] as PreparedJob);
+  return `${text}]`;
+}
+
 function keyOf(job: PreparedJob): string | null {
   if (!job.uniqueKey) return null;
   let hex = '';
@@ -323,10 +330,10 @@ export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
           ];
         })()
       : [
-          column((j) => j.argsJson),
+          jsonArray(unique, (j) => j.argsJson),
           column((j) => j.kind),
           column((j) => j.maxAttempts),
-          column((j) => j.metadataJson),
+          jsonArray(unique, (j) => j.metadataJson),
           column((j) => j.priority),
           column((j) => j.queue),
           column((j) => j.scheduledAt),

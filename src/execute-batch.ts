@@ -114,7 +114,6 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
 type Settled = { ok: true } | { ok: false; thrown: unknown } | 'abandoned';
 
 const SUCCEEDED: Settled = { ok: true };
-const toSucceeded = (): Settled => SUCCEEDED;
 const toFailed = (thrown: unknown): Settled => ({ ok: false, thrown });
 
 /** The outcome of an attempt that settled (or was abandoned), given why it was aborted, if it was. */
@@ -170,10 +169,9 @@ function outcomeOf(
 
 /**
  * One attempt's abort state. The AbortSignal is made only when the worker reads `ctx.signal`;
- * the timers and the batch-stop registration only when the worker returns a promise. Its
- * callbacks are module functions taking the attempt, not closures: profiling a 100k no-op drain
- * showed the per-job closures, promises and AbortControllers as most of the runner's JavaScript
- * time and garbage.
+ * the timers and the batch-stop registration only when the worker returns a promise. Timers call
+ * module functions with the attempt, not closures: profiling a 100k no-op drain showed per-job
+ * closures, promises and AbortControllers as most of the runner's JavaScript time and garbage.
  */
 class Attempt {
   controller: AbortController | undefined = undefined;
@@ -181,10 +179,15 @@ class Attempt {
   reason: unknown = undefined;
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
   graceTimer: ReturnType<typeof setTimeout> | undefined = undefined;
-  /** Ends the wait for an asynchronous attempt. */
-  settle: ((settled: Settled) => void) | undefined = undefined;
+  /** Delivers the outcome of an asynchronous attempt; unset before it waits and once delivered. */
+  done: ((outcome: Outcome) => void) | undefined = undefined;
 
-  constructor(readonly abortGraceMs: number) {}
+  constructor(
+    readonly job: Job,
+    readonly worker: Worker,
+    readonly options: BatchOptions,
+    readonly stop: BatchStop,
+  ) {}
 
   signal(): AbortSignal {
     if (!this.controller) {
@@ -200,45 +203,44 @@ class Attempt {
       this.controller?.abort(why);
     }
     // Waiting: give the worker `abortGraceMs` to stop, then abandon it.
-    if (this.settle && !this.graceTimer) {
-      this.graceTimer = setTimeout(abandonAttempt, this.abortGraceMs, this);
+    if (this.done && !this.graceTimer) {
+      this.graceTimer = setTimeout(abandonAttempt, this.options.abortGraceMs, this);
     }
+  }
+
+  /** Waits for the worker's promise (or the grace after an abort it ignores). */
+  wait(result: PromiseLike<unknown>, timeoutMs: number, startedAt: number): Promise<Outcome> {
+    return new Promise<Outcome>((resolve) => {
+      this.done = resolve;
+      Promise.resolve(result).then(
+        () => this.finish(SUCCEEDED),
+        (thrown: unknown) => this.finish(toFailed(thrown)),
+      );
+      if (this.reason !== undefined) this.abort(this.reason);
+      else this.stop.running.add(this);
+      // The timeout counts from the start of the attempt, its synchronous part included.
+      const elapsed = (this.options.now ?? Date.now)() - startedAt;
+      this.timer = setTimeout(expireAttempt, Math.max(0, timeoutMs - elapsed), this, timeoutMs);
+    });
+  }
+
+  finish(settled: Settled): void {
+    const done = this.done;
+    if (!done) return; // already abandoned: a late settle changes nothing
+    this.done = undefined;
+    clearTimeout(this.timer);
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.stop.running.delete(this);
+    done(outcomeOf(this.job, this.worker, this.options, settled, this.reason));
   }
 }
 
 function abandonAttempt(attempt: Attempt): void {
-  attempt.settle?.('abandoned');
+  attempt.finish('abandoned');
 }
 
 function expireAttempt(attempt: Attempt, timeoutMs: number): void {
   attempt.abort(new AttemptTimedOut(timeoutMs));
-}
-
-/** Waits for an asynchronous attempt, or for the grace after an abort it ignores. */
-async function settleAttempt(
-  attempt: Attempt,
-  result: PromiseLike<unknown>,
-  timeoutMs: number,
-  startedAt: number,
-  options: BatchOptions,
-  stop: BatchStop,
-): Promise<Settled> {
-  const settled = new Promise<Settled>((resolve) => {
-    attempt.settle = resolve;
-  });
-  Promise.resolve(result).then(toSucceeded, toFailed).then(attempt.settle);
-  if (attempt.reason !== undefined) attempt.abort(attempt.reason);
-  else stop.running.add(attempt);
-  // The timeout counts from the start of the attempt, its synchronous part included.
-  const elapsed = (options.now ?? Date.now)() - startedAt;
-  attempt.timer = setTimeout(expireAttempt, Math.max(0, timeoutMs - elapsed), attempt, timeoutMs);
-  try {
-    return await settled;
-  } finally {
-    clearTimeout(attempt.timer);
-    if (attempt.graceTimer) clearTimeout(attempt.graceTimer);
-    stop.running.delete(attempt);
-  }
 }
 
 /**
@@ -278,7 +280,7 @@ function start(
   stop: BatchStop,
 ): Outcome | Promise<Outcome> {
   const now = options.now ?? Date.now;
-  const attempt = new Attempt(options.abortGraceMs);
+  const attempt = new Attempt(job, worker, options, stop);
   const ctx: WorkerContext = {
     get signal() {
       return attempt.signal();
@@ -300,10 +302,7 @@ function start(
     return outcomeOf(job, worker, options, toFailed(thrown), attempt.reason);
   }
   if (!isThenable(result)) return outcomeOf(job, worker, options, SUCCEEDED, attempt.reason);
-  const timeoutMs = worker.options.timeoutMs ?? options.defaultTimeoutMs;
-  return settleAttempt(attempt, result, timeoutMs, startedAt, options, stop).then((settled) =>
-    outcomeOf(job, worker, options, settled, attempt.reason),
-  );
+  return attempt.wait(result, worker.options.timeoutMs ?? options.defaultTimeoutMs, startedAt);
 }
 
 /** The outcome when Eddy itself failed running a job (never expected). */
@@ -389,12 +388,16 @@ export async function executeBatch(
           run = internalFailure(job, worker, error, now());
         }
         if (run instanceof Promise) {
-          void run
-            .catch((error) => internalFailure(job, worker, error, now()))
-            .then((outcome) => {
+          void run.then(
+            (outcome) => {
               finish(index, job, outcome);
               pump();
-            });
+            },
+            (error: unknown) => {
+              finish(index, job, internalFailure(job, worker, error, now()));
+              pump();
+            },
+          );
         } else {
           // Finished synchronously: no promise, and the loop goes on starting jobs.
           finish(index, job, run);

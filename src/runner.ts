@@ -11,11 +11,11 @@
  */
 
 import { type Client, createClient, insertManyIfAbsent } from './client.js';
-import { Database } from './database.js';
-import type { Driver } from './driver.js';
+import { Database, encodeQuery } from './database.js';
+import type { Driver, RawResult } from './driver.js';
 import { EddyError, ValidationError } from './errors.js';
 import { executeBatch, type Outcome } from './execute-batch.js';
-import { type Job, rowToJob } from './job.js';
+import type { AttemptError, Job, JobState } from './job.js';
 import { type PeriodicJob, periodicInserts } from './periodic.js';
 import { JobClaimBatch } from './sql/job-claim.js';
 import { JobSetCompletedIfRunningMany, JobSetStateIfRunningMany } from './sql/job-complete.js';
@@ -26,6 +26,7 @@ import {
   QueueTouchMany,
 } from './sql/maintenance.js';
 import { schemaPrefix } from './sql/schema.js';
+import { columnDecoder } from './values.js';
 import type { Worker } from './worker.js';
 
 export interface QueueOptions {
@@ -180,6 +181,57 @@ function emptyStats(): TickStats {
     durationMs: 0,
     errors: [],
   };
+}
+
+/**
+ * Claimed rows straight to Jobs (the same values as `rowToJob` over a decoded row): one decoder
+ * per column, picked once per batch, and no intermediate row object. Decoding claimed rows was
+ * the runner's largest JavaScript cost in a 100k-job drain.
+ */
+function claimedJobs(result: RawResult): Job[] {
+  const index = new Map(result.fields.map((field, i) => [field.name, i]));
+  const column = (name: string) => {
+    const i = index.get(name);
+    if (i === undefined) throw new EddyError(`claim returned no ${name} column`);
+    const decode = columnDecoder((result.fields[i] as RawResult['fields'][number]).typeId);
+    return (row: readonly (string | null)[]) => decode(row[i]);
+  };
+  const id = column('id');
+  const kind = column('kind');
+  const args = column('args');
+  const queue = column('queue');
+  const state = column('state');
+  const priority = column('priority');
+  const attempt = column('attempt');
+  const maxAttempts = column('max_attempts');
+  const attemptedAt = column('attempted_at');
+  const attemptedBy = column('attempted_by');
+  const createdAt = column('created_at');
+  const finalizedAt = column('finalized_at');
+  const scheduledAt = column('scheduled_at');
+  const errors = column('errors');
+  const metadata = column('metadata');
+  const tags = column('tags');
+  return result.rows.map(
+    (row): Job => ({
+      id: id(row) as bigint,
+      kind: kind(row) as string,
+      args: args(row),
+      queue: queue(row) as string,
+      state: state(row) as JobState,
+      priority: priority(row) as number,
+      attempt: attempt(row) as number,
+      maxAttempts: maxAttempts(row) as number,
+      attemptedAt: (attemptedAt(row) as Date | null) ?? null,
+      attemptedBy: (attemptedBy(row) as string[] | null) ?? [],
+      createdAt: createdAt(row) as Date,
+      finalizedAt: (finalizedAt(row) as Date | null) ?? null,
+      scheduledAt: scheduledAt(row) as Date,
+      errors: (errors(row) as AttemptError[] | null) ?? [],
+      metadata: (metadata(row) as Record<string, unknown> | null) ?? {},
+      tags: (tags(row) as string[] | null) ?? [],
+    }),
+  );
 }
 
 /**
@@ -420,16 +472,21 @@ export function createRunner(options: RunnerOptions): Runner {
       if (kinds.length === 0) break;
       const limit = Math.min(batchSize, maxJobs - stats.claimed);
       const nonce = randomId();
-      let rows: Record<string, unknown>[];
+      let claimed: RawResult;
       try {
-        ({ rows } = await db.query(JobClaimBatch(prefix), [
-          queueNames,
-          queueNames.map(() => limit),
-          kinds,
-          id,
-          nonce,
-          Math.max(0, leaseUntil - now),
-        ]));
+        claimed = await db.raw(
+          encodeQuery({
+            text: JobClaimBatch(prefix),
+            params: [
+              queueNames,
+              queueNames.map(() => limit),
+              kinds,
+              id,
+              nonce,
+              Math.max(0, leaseUntil - now),
+            ],
+          }),
+        );
       } catch (error) {
         throw new TickError(
           `tick: claiming jobs failed (${error instanceof Error ? error.message : String(error)}); any jobs it may have claimed stay running until their lease passes at ${new Date(leaseUntil).toISOString()} and the next tick rescues them`,
@@ -437,14 +494,11 @@ export function createRunner(options: RunnerOptions): Runner {
           { cause: error },
         );
       }
-      if (rows.length === 0) break;
+      const jobs = claimedJobs(claimed);
+      if (jobs.length === 0) break;
       stats.batches++;
-      stats.claimed += rows.length;
-      const jobs = rows.map((row) => rowToJob(row));
-      const tokens = rows.map((row) => {
-        const by = row.attempted_by as string[];
-        return by[by.length - 1] as string;
-      });
+      stats.claimed += jobs.length;
+      const tokens = jobs.map((job) => job.attemptedBy[job.attemptedBy.length - 1] as string);
       const outcomes = await executeBatch(jobs, {
         workers,
         concurrency,
@@ -468,7 +522,7 @@ export function createRunner(options: RunnerOptions): Runner {
         );
       }
       // A short batch means the queues are drained (or the rest is locked by another tick).
-      if (rows.length < limit) break;
+      if (jobs.length < limit) break;
     }
     return finish();
   }

@@ -329,5 +329,21 @@ export function decodeValue(text: string | null, typeId: number): unknown {
   return decoder ? decoder(text) : text;
 }
 
+/**
+ * `decodeValue` for one column: the decoder is picked once, for decoding many rows.
+ *
+ * @example
+ * ```ts
+ * const decodeId = columnDecoder(result.fields[0].typeId);
+ * const ids = result.rows.map((row) => decodeId(row[0]));
+ * ```
+ */
+export function columnDecoder(typeId: number): (text: string | null | undefined) => unknown {
+  const decoder = decoders.get(typeId);
+  if (!decoder) return (text) => text ?? null;
+  // A driver that parsed the value itself despite being asked not to: keep its value.
+  return (text) => (typeof text === 'string' ? decoder(text) : (text ?? null));
+}
+
 /** The type OIDs that drivers would otherwise parse themselves; adapters pass these through. */
 export const DECODED_TYPE_IDS: readonly number[] = [...decoders.keys()];

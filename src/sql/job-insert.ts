@@ -48,6 +48,19 @@ export const JobInsertOne = (p: string, withNotify: boolean, ifAbsent = false) =
   ).replace('$NOTIFY_CHANNEL', '$12');
 
 /**
+ * The rows of a many-job insert, zipped from its parameters: $1 and $4 are JSON arrays of the
+ * args and metadata documents (JSON texts joined inside `[...]`, so no document is escaped into
+ * an array literal: escaping was a quarter of `insertMany`'s JavaScript time, and the server
+ * takes as long either way); $2, $3, $5..$11 are Postgres arrays.
+ */
+const manyRows = `ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::text[]), unnest($3::smallint[]),
+    jsonb_array_elements($4::jsonb), unnest($5::smallint[]), unnest($6::text[]),
+    unnest($7::timestamptz[]), unnest($8::text[]), unnest($9::text[]), unnest($10::bytea[]),
+    unnest($11::bit(8)[]))
+    WITH ORDINALITY AS t(args, kind, max_attempts, metadata, priority, queue, scheduled_at, state,
+      tags, unique_key, unique_states, ord)`;
+
+/**
  * Inserts any number of jobs in one statement from parallel arrays. Tags travel comma-joined
  * (hence River's no-comma rule) because Postgres arrays cannot be ragged. Rows are inserted,
  * and returned, in input order.
@@ -60,10 +73,7 @@ export const JobInsertMany = (p: string, withNotify: boolean, ifAbsent = false) 
     state::${p}river_job_state,
     CASE WHEN tags = '' THEN '{}'::varchar(255)[] ELSE string_to_array(tags, ',')::varchar(255)[] END,
     unique_key, unique_states
-  FROM unnest($1::jsonb[], $2::text[], $3::smallint[], $4::jsonb[], $5::smallint[], $6::text[],
-    $7::timestamptz[], $8::text[], $9::text[], $10::bytea[], $11::bit(8)[])
-    WITH ORDINALITY AS t(args, kind, max_attempts, metadata, priority, queue, scheduled_at, state,
-      tags, unique_key, unique_states, ord)
+  FROM ${manyRows}
   ORDER BY ord
   ${conflict(p, ifAbsent)}
   ${returning}`,
@@ -105,10 +115,7 @@ export const JobInsertManyPlain = (p: string, withNotify: boolean) =>
     state::${p}river_job_state,
     CASE WHEN tags = '' THEN '{}'::varchar(255)[] ELSE string_to_array(tags, ',')::varchar(255)[] END,
     unique_key, unique_states
-  FROM unnest($1::jsonb[], $2::text[], $3::smallint[], $4::jsonb[], $5::smallint[], $6::text[],
-    $7::timestamptz[], $8::text[], $9::text[], $10::bytea[], $11::bit(8)[])
-    WITH ORDINALITY AS t(args, kind, max_attempts, metadata, priority, queue, scheduled_at, state,
-      tags, unique_key, unique_states, ord)
+  FROM ${manyRows}
   ORDER BY ord
   ${plainReturning(withNotify)}`,
     withNotify,
