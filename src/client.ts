@@ -376,7 +376,7 @@ export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
     if (items.length === 0) return [];
     const prepared = await prepare(items);
     // `read` decodes the rows and maps them back to input order.
-    const results = prepared.read(await new Database(target).raw(prepared));
+    const results = prepared.read(await new Database(target).raw({ ...prepared, prepare: true }));
     if (options.kick && target === driver) {
       const queues = [
         ...new Set(
@@ -406,7 +406,7 @@ export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
   absentInserters.set(client, async (tx, items) => {
     if (items.length === 0) return 0;
     const prepared = await prepare(items, true);
-    return (await new Database(tx).raw(prepared)).rows.length;
+    return (await new Database(tx).raw({ ...prepared, prepare: true })).rows.length;
   });
   return client;
 }

@@ -4,7 +4,7 @@
  * every adapter.
  */
 
-import type { Driver, RawResult, Statement } from './driver.js';
+import type { Driver, QueryOptions, RawResult, Statement } from './driver.js';
 import { toDatabaseError, UnsupportedError } from './errors.js';
 import { decodeValue, encodeParams, type Param } from './values.js';
 
@@ -57,11 +57,12 @@ export class Database {
   async query<T extends Row = Row>(
     text: string,
     params: readonly Param[] = [],
+    options?: QueryOptions,
   ): Promise<Result<T>> {
     const statement = encodeQuery({ text, params });
     this.statementCount++;
     try {
-      return decodeResult<T>(await this.driver.query(statement.text, statement.params));
+      return decodeResult<T>(await this.driver.query(statement.text, statement.params, options));
     } catch (error) {
       throw toDatabaseError(error, this.driver.name);
     }
@@ -71,7 +72,8 @@ export class Database {
   async raw(statement: Statement): Promise<RawResult> {
     this.statementCount++;
     try {
-      return await this.driver.query(statement.text, statement.params);
+      const options = statement.prepare ? { prepare: true } : undefined;
+      return await this.driver.query(statement.text, statement.params, options);
     } catch (error) {
       throw toDatabaseError(error, this.driver.name);
     }

@@ -26,6 +26,16 @@ export interface RawResult {
 export interface Statement {
   readonly text: string;
   readonly params: readonly (string | null)[];
+  /** See `QueryOptions.prepare`. */
+  readonly prepare?: boolean;
+}
+
+export interface QueryOptions {
+  /**
+   * A hint that this statement recurs (the core's inserts, claims and completions): an adapter
+   * that can may prepare it once per connection and skip parsing and planning afterwards.
+   */
+  readonly prepare?: boolean;
 }
 
 /** What a driver can do. The core picks its strategy from these, never from the driver's name. */
@@ -56,7 +66,11 @@ export interface Driver {
   readonly name: string;
   readonly capabilities: DriverCapabilities;
   /** Runs one statement. */
-  query(text: string, params?: readonly (string | null)[]): Promise<RawResult>;
+  query(
+    text: string,
+    params?: readonly (string | null)[],
+    options?: QueryOptions,
+  ): Promise<RawResult>;
   /** Runs statements atomically, in order: all commit or none do. */
   batch(statements: readonly Statement[]): Promise<RawResult[]>;
   /**

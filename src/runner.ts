@@ -145,6 +145,8 @@ export interface Runner {
 }
 
 const DEFAULT_HARD_MARGIN_MS = 30_000;
+/** The runner's statements recur every tick: worth preparing where the driver can. */
+const PREPARED = { prepare: true } as const;
 
 function epoch(value: Date | number): number {
   return value instanceof Date ? value.getTime() : value;
@@ -306,20 +308,21 @@ export function createRunner(options: RunnerOptions): Runner {
     // Independent statements: over a pool or HTTP they overlap; a single connection queues them.
     await Promise.all([
       step('promote due jobs', async () => {
-        const { rows } = await db.query(JobScheduleDue(prefix), [maintenanceMax]);
+        const { rows } = await db.query(JobScheduleDue(prefix), [maintenanceMax], PREPARED);
         stats.promoted = rows.filter((r) => !r.discard).length;
       }),
       step('rescue expired leases', async () => {
-        stats.rescued = (await db.query(JobRescueExpired(prefix), [maintenanceMax])).rowCount;
+        stats.rescued = (
+          await db.query(JobRescueExpired(prefix), [maintenanceMax], PREPARED)
+        ).rowCount;
       }),
       step('delete finalized jobs', async () => {
         stats.deleted = (
-          await db.query(JobDeleteFinalized(prefix), [
-            retention.completedMs,
-            retention.cancelledMs,
-            retention.discardedMs,
-            maintenanceMax,
-          ])
+          await db.query(
+            JobDeleteFinalized(prefix),
+            [retention.completedMs, retention.cancelledMs, retention.discardedMs, maintenanceMax],
+            PREPARED,
+          )
         ).rowCount;
       }),
       step('enqueue periodic jobs', async () => {
@@ -408,7 +411,7 @@ export function createRunner(options: RunnerOptions): Runner {
     // Fenced and idempotent, so one retry after a transient failure is safe.
     for (let attempt = 0; attempt < 2; attempt++) {
       try {
-        const { rows } = await db.query(text, params);
+        const { rows } = await db.query(text, params, PREPARED);
         const applied = new Map(
           rows.map((r) => [String(r.id), (r.state as string | undefined) ?? 'completed']),
         );
@@ -474,8 +477,9 @@ export function createRunner(options: RunnerOptions): Runner {
       const nonce = randomId();
       let claimed: RawResult;
       try {
-        claimed = await db.raw(
-          encodeQuery({
+        claimed = await db.raw({
+          prepare: true,
+          ...encodeQuery({
             text: JobClaimBatch(prefix),
             params: [
               queueNames,
@@ -486,7 +490,7 @@ export function createRunner(options: RunnerOptions): Runner {
               Math.max(0, leaseUntil - now),
             ],
           }),
-        );
+        });
       } catch (error) {
         throw new TickError(
           `tick: claiming jobs failed (${error instanceof Error ? error.message : String(error)}); any jobs it may have claimed stay running until their lease passes at ${new Date(leaseUntil).toISOString()} and the next tick rescues them`,

@@ -10,7 +10,7 @@
  * ```
  */
 
-import type { Driver, RawResult, Statement } from '../../src/driver.js';
+import type { Driver, QueryOptions, RawResult, Statement } from '../../src/driver.js';
 
 // Parameters are declared as type `unknown` (OID 705) so the server resolves each from its cast
 // and postgres.js sends our text untouched; with the inferred type it would re-serialise it
@@ -38,9 +38,14 @@ export interface PostgresJsLike {
 
 const decoder = new TextDecoder();
 
-async function run(sql: PostgresJsLike, text: string, params: readonly (string | null)[]) {
+async function run(
+  sql: PostgresJsLike,
+  text: string,
+  params: readonly (string | null)[],
+  options?: QueryOptions,
+) {
   const values = params.map((p) => (p === null ? null : sql.typed(p, UNKNOWN_OID)));
-  const result = await sql.unsafe(text, values).raw();
+  const result = await sql.unsafe(text, values, { prepare: options?.prepare === true }).raw();
   const rows: (string | null)[][] = [];
   for (let i = 0; i < result.length; i++) {
     rows.push(
@@ -57,7 +62,7 @@ async function run(sql: PostgresJsLike, text: string, params: readonly (string |
 
 async function runAll(sql: PostgresJsLike, statements: readonly Statement[]) {
   const results: RawResult[] = [];
-  for (const s of statements) results.push(await run(sql, s.text, s.params));
+  for (const s of statements) results.push(await run(sql, s.text, s.params, s));
   return results;
 }
 
@@ -72,7 +77,7 @@ export function postgresJs(sql: PostgresJsLike): Driver {
   return {
     name: 'postgres-js',
     capabilities: { interactiveTransactions: true, inTransaction },
-    query: (text, params = []) => run(sql, text, params),
+    query: (text, params = [], options) => run(sql, text, params, options),
     batch: (statements) => scoped((tx) => runAll(tx, statements)),
     transaction: (fn) => scoped((tx) => fn(postgresJs(tx))),
   };
