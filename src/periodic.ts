@@ -152,6 +152,8 @@ export async function periodicInserts(
   jobs: readonly PeriodicJob[],
   now: Date,
   firstTick: boolean,
+  /** Slots this process already saw stored: not sent again. */
+  known: (name: string, slot: Date) => boolean = () => false,
 ): Promise<InsertItem[]> {
   const items: InsertItem[] = [];
   for (const job of jobs) {
@@ -160,6 +162,7 @@ export async function periodicInserts(
       typeof definition.args === 'function' ? definition.args(slot) : (definition.args ?? {});
     const base = definition.options ?? {};
     for (const slot of job.dueSlots(now)) {
+      if (known(job.name, slot)) continue;
       items.push({
         kind: definition.kind,
         args: argsFor(slot),

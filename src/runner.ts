@@ -296,6 +296,8 @@ export function createRunner(options: RunnerOptions): Runner {
   }
   const client: Client = createClient({ driver, schema, notify: options.notify });
   let ticks = 0;
+  /** Periodic slots (by schedule name, epoch ms) known to be stored. */
+  const storedSlots = new Map<string, Set<number>>();
 
   async function maintain(db: Database, stats: TickStats, firstTick: boolean): Promise<void> {
     const step = async (name: string, run: () => Promise<void>) => {
@@ -326,10 +328,26 @@ export function createRunner(options: RunnerOptions): Runner {
         ).rowCount;
       }),
       step('enqueue periodic jobs', async () => {
-        const items = await periodicInserts(periodic, new Date(), firstTick);
+        const items = await periodicInserts(
+          periodic,
+          new Date(),
+          firstTick,
+          (name, slot) => storedSlots.get(name)?.has(slot.getTime()) === true,
+        );
         if (items.length === 0) return;
         // Skips slots already enqueued without locking their rows (see JobInsertMany).
         stats.periodicEnqueued = await insertManyIfAbsent(client, driverCounting(db), items);
+        // Whether inserted now or found stored, these slots need no statement on later ticks of
+        // this runner (a warm isolate, a Node process). Other runners still dedupe by key.
+        for (const item of items) {
+          const metadata = item.options?.metadata as { periodic?: string; periodic_slot?: string };
+          if (!metadata?.periodic || !metadata.periodic_slot) continue;
+          const slots = storedSlots.get(metadata.periodic) ?? new Set<number>();
+          storedSlots.set(metadata.periodic, slots);
+          slots.add(Date.parse(metadata.periodic_slot));
+          // Only the recent past can come due again; keep the memory small.
+          if (slots.size > 2000) slots.delete(slots.values().next().value as number);
+        }
       }),
       firstTick
         ? step('register queues', async () => {

@@ -9,6 +9,7 @@ import { createClient } from '../src/client.js';
 import type { Driver } from '../src/driver.js';
 import { defineJobKind } from '../src/job-kind.js';
 import { JobCancel, JobSnooze } from '../src/job-outcome.js';
+import { definePeriodicJob } from '../src/periodic.js';
 import { createRunner } from '../src/runner.js';
 import { defineWorker } from '../src/worker.js';
 import { type OpenDriver, selectedSetups } from './support/drivers.js';
@@ -418,6 +419,21 @@ for (const setup of selectedSetups().filter((s) => s.sharedServer)) {
       const [child] = await river.jobs(`kind = 'child'`);
       expect(child?.args).toEqual({ from: String(job.id) });
       expect(child?.state).toBe('available');
+    });
+
+    it('enqueues a periodic slot once, and stops spending a statement on it once stored', async () => {
+      const periodic = [definePeriodicJob({ kind: 'hourly', schedule: '0 * * * *' })];
+      const first = createRunner({ driver, schema, periodic, workers: [] });
+      const a = await first.tick({ budgetMs: 1000 });
+      const b = await first.tick({ budgetMs: 1000 });
+      const other = createRunner({ driver, schema, periodic, workers: [] });
+      const c = await other.tick({ budgetMs: 1000 });
+      expect([a.periodicEnqueued, b.periodicEnqueued, c.periodicEnqueued]).toEqual([1, 0, 0]);
+      // The first tick also registered its queues; the second skips the known slot.
+      expect(b.statements).toBe(a.statements - 2);
+      const rows = await river.jobs(`kind = 'hourly'`);
+      expect(rows).toHaveLength(1);
+      expect(rows[0]?.metadata).toMatchObject({ periodic: 'hourly' });
     });
 
     it('stops at maxJobs', async () => {
