@@ -29,23 +29,29 @@ const notify = `, notified AS (
   FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available' AND NOT skipped) q
 )`;
 
+/** Adds the notification (channel in $12) when asked. */
 function wrap(insert: string, withNotify: boolean): string {
   if (!withNotify) return insert;
-  return `WITH inserted AS (${insert})${notify}
+  return `WITH inserted AS (${insert})${notify.replace('$NOTIFY_CHANNEL', '$12')}
 SELECT inserted.*, (SELECT count(*) FROM notified) AS notified FROM inserted`;
 }
+
+const columns = `(args, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags,
+    unique_key, unique_states)`;
+
+/** One job from scalar parameters $1..$11 (in `columns` order). */
+const insertOne = (p: string) => `INSERT INTO ${p}river_job ${columns}
+  VALUES ($1::jsonb, $2::text, $3::smallint, $4::jsonb, $5::smallint, $6::text,
+    coalesce($7::timestamptz, now()), $8::${p}river_job_state, $9::varchar(255)[], $10::bytea, $11::bit(8))`;
 
 /** Inserts one job: parameters $1..$11 as in JobInsertMany, but scalars. */
 export const JobInsertOne = (p: string, withNotify: boolean, ifAbsent = false) =>
   wrap(
-    `INSERT INTO ${p}river_job
-    (args, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags, unique_key, unique_states)
-  VALUES ($1::jsonb, $2::text, $3::smallint, $4::jsonb, $5::smallint, $6::text,
-    coalesce($7::timestamptz, now()), $8::${p}river_job_state, $9::varchar(255)[], $10::bytea, $11::bit(8))
+    `${insertOne(p)}
   ${conflict(p, ifAbsent)}
   ${returning}`,
     withNotify,
-  ).replace('$NOTIFY_CHANNEL', '$12');
+  );
 
 /**
  * The rows of a many-job insert, zipped from its parameters: $1 and $4 are JSON arrays of the
@@ -60,6 +66,15 @@ const manyRows = `ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::text[])
     WITH ORDINALITY AS t(args, kind, max_attempts, metadata, priority, queue, scheduled_at, state,
       tags, unique_key, unique_states, ord)`;
 
+/** Many jobs from the zipped parameters, inserted in input order. */
+const insertMany = (p: string) => `INSERT INTO ${p}river_job ${columns}
+  SELECT args, kind, max_attempts, metadata, priority, queue, coalesce(scheduled_at, now()),
+    state::${p}river_job_state,
+    CASE WHEN tags = '' THEN '{}'::varchar(255)[] ELSE string_to_array(tags, ',')::varchar(255)[] END,
+    unique_key, unique_states
+  FROM ${manyRows}
+  ORDER BY ord`;
+
 /**
  * Inserts any number of jobs in one statement from parallel arrays. Tags travel comma-joined
  * (hence River's no-comma rule) because Postgres arrays cannot be ragged. Rows are inserted,
@@ -67,18 +82,11 @@ const manyRows = `ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::text[])
  */
 export const JobInsertMany = (p: string, withNotify: boolean, ifAbsent = false) =>
   wrap(
-    `INSERT INTO ${p}river_job
-    (args, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags, unique_key, unique_states)
-  SELECT args, kind, max_attempts, metadata, priority, queue, coalesce(scheduled_at, now()),
-    state::${p}river_job_state,
-    CASE WHEN tags = '' THEN '{}'::varchar(255)[] ELSE string_to_array(tags, ',')::varchar(255)[] END,
-    unique_key, unique_states
-  FROM ${manyRows}
-  ORDER BY ord
+    `${insertMany(p)}
   ${conflict(p, ifAbsent)}
   ${returning}`,
     withNotify,
-  ).replace('$NOTIFY_CHANNEL', '$12');
+  );
 
 /**
  * RETURNING for inserts without unique keys: only what the database chose. The client knows the
@@ -92,13 +100,10 @@ const plainReturning = (withNotify: boolean) =>
 /** `JobInsertOne` for a job without a unique key (see `JobInsertManyPlain`). */
 export const JobInsertOnePlain = (p: string, withNotify: boolean) =>
   wrap(
-    `INSERT INTO ${p}river_job
-    (args, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags, unique_key, unique_states)
-  VALUES ($1::jsonb, $2::text, $3::smallint, $4::jsonb, $5::smallint, $6::text,
-    coalesce($7::timestamptz, now()), $8::${p}river_job_state, $9::varchar(255)[], $10::bytea, $11::bit(8))
+    `${insertOne(p)}
   ${plainReturning(withNotify)}`,
     withNotify,
-  ).replace('$NOTIFY_CHANNEL', '$12');
+  );
 
 /**
  * `JobInsertMany` for jobs none of which has a unique key, which cannot conflict: no ON CONFLICT
@@ -109,14 +114,7 @@ export const JobInsertOnePlain = (p: string, withNotify: boolean) =>
  */
 export const JobInsertManyPlain = (p: string, withNotify: boolean) =>
   wrap(
-    `INSERT INTO ${p}river_job
-    (args, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags, unique_key, unique_states)
-  SELECT args, kind, max_attempts, metadata, priority, queue, coalesce(scheduled_at, now()),
-    state::${p}river_job_state,
-    CASE WHEN tags = '' THEN '{}'::varchar(255)[] ELSE string_to_array(tags, ',')::varchar(255)[] END,
-    unique_key, unique_states
-  FROM ${manyRows}
-  ORDER BY ord
+    `${insertMany(p)}
   ${plainReturning(withNotify)}`,
     withNotify,
-  ).replace('$NOTIFY_CHANNEL', '$12');
+  );
