@@ -248,6 +248,139 @@ function lockOrder(rows: PreparedJob[], sendIndex: number[]): void {
   });
 }
 
+/** What every insert statement of one client (or of the runner) is built with. */
+interface InsertSettings {
+  prefix: string;
+  notify: boolean;
+  channel: string;
+  maxPayloadBytes: number;
+  now: () => Date;
+  kinds: ReadonlyMap<string, AnyJobKind> | undefined;
+}
+
+function insertSettings(
+  options: Omit<ClientOptions<readonly AnyJobKind[]>, 'driver'>,
+): InsertSettings {
+  let kinds: Map<string, AnyJobKind> | undefined;
+  if (options.kinds) {
+    kinds = new Map();
+    for (const kind of options.kinds) {
+      if (kinds.has(kind.kind))
+        throw new ValidationError(`createClient: kind '${kind.kind}' is listed twice`);
+      kinds.set(kind.kind, kind);
+    }
+  }
+  return {
+    prefix: schemaPrefix(options.schema),
+    notify: options.notify ?? false,
+    channel: `${options.schema ? `${options.schema}.` : ''}river_insert`,
+    maxPayloadBytes: options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES,
+    now: options.now ?? (() => new Date()),
+    kinds,
+  };
+}
+
+/**
+ * Validates the items and builds one insert statement for them. `ifAbsent` inserts only jobs
+ * whose unique key no live job holds (see `JobInsertMany`).
+ */
+async function buildInsert(
+  settings: InsertSettings,
+  items: readonly InsertItem[],
+  ifAbsent: boolean,
+): Promise<PreparedInsert> {
+  const { prefix, notify, channel, maxPayloadBytes, kinds } = settings;
+  if (!Array.isArray(items))
+    throw new ValidationError('insertMany: pass an array of { kind, args, options }');
+  const at = settings.now();
+  const jobs = await Promise.all(
+    items.map((item, i) => {
+      const name = typeof item?.kind === 'string' ? item.kind : (item?.kind?.kind ?? '?');
+      const where = items.length === 1 ? `insert(${name})` : `insertMany[${i}] (${name})`;
+      if (!item || typeof item !== 'object')
+        throw new ValidationError(`${where}: expected { kind, args, options }`);
+      return prepareJob(item, { kinds, now: at, maxPayloadBytes }, where);
+    }),
+  );
+  // Two rows with one unique key cannot go through one ON CONFLICT DO UPDATE statement
+  // (SQLSTATE 21000), and the second is a duplicate of the first anyway: send it once.
+  const sendIndex: number[] = [];
+  const unique: PreparedJob[] = [];
+  const firstByKey = new Map<string, number>();
+  for (const job of jobs) {
+    const key = keyOf(job);
+    const seen = key === null ? undefined : firstByKey.get(key);
+    if (seen !== undefined) {
+      sendIndex.push(-1 - seen);
+      continue;
+    }
+    if (key !== null) firstByKey.set(key, unique.length);
+    sendIndex.push(unique.length);
+    unique.push(job);
+  }
+  lockOrder(unique, sendIndex);
+  const single = unique.length === 1;
+  const column = <T>(pick: (job: PreparedJob) => T) => unique.map(pick);
+  const values: Param[] = single
+    ? (() => {
+        const j = unique[0] as PreparedJob;
+        return [
+          j.argsJson,
+          j.kind,
+          j.maxAttempts,
+          j.metadataJson,
+          j.priority,
+          j.queue,
+          j.scheduledAt,
+          j.state,
+          j.tags,
+          j.uniqueKey,
+          j.uniqueStates,
+        ];
+      })()
+    : [
+        jsonArray(unique, (j) => j.argsJson),
+        column((j) => j.kind),
+        column((j) => j.maxAttempts),
+        jsonArray(unique, (j) => j.metadataJson),
+        column((j) => j.priority),
+        column((j) => j.queue),
+        column((j) => j.scheduledAt),
+        column((j) => j.state),
+        column((j) => j.tags.join(',')),
+        column((j) => j.uniqueKey),
+        column((j) => j.uniqueStates),
+      ];
+  if (notify) values.push(channel);
+  // Without unique keys nothing can conflict: the lighter statement, and rows built from input.
+  const plain = !ifAbsent && unique.every((job) => job.uniqueKey === null);
+  const text = plain
+    ? single
+      ? JobInsertOnePlain(prefix, notify)
+      : JobInsertManyPlain(prefix, notify)
+    : single
+      ? JobInsertOne(prefix, notify, ifAbsent)
+      : JobInsertMany(prefix, notify, ifAbsent);
+  return {
+    text,
+    params: encodeParams(values),
+    read(result: RawResult): InsertResult[] {
+      const decoded = decodeResult(result).rows;
+      const rows = plain
+        ? decoded.map((row, i) => plainRowToInserted(row, unique[i] as PreparedJob))
+        : decoded.map(rowToInserted);
+      if (rows.length !== unique.length) {
+        throw new Error(`insert returned ${rows.length} rows for ${unique.length} jobs`);
+      }
+      return sendIndex.map((index) =>
+        index >= 0
+          ? (rows[index] as InsertResult)
+          : { job: (rows[-1 - index] as InsertResult).job, skipped: true },
+      );
+    },
+  };
+}
+
 /**
  * Creates the insert-only client.
  *
@@ -260,117 +393,14 @@ function lockOrder(rows: PreparedJob[], sendIndex: number[]): void {
 export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
   options: ClientOptions<Kinds>,
 ): Client<Kinds> {
-  const { driver, schema, notify = false } = options;
+  const { driver, schema } = options;
   if (!driver || typeof driver.query !== 'function' || typeof driver.batch !== 'function') {
     throw new TypeError(
       'createClient: driver must be an Eddy driver, e.g. nodePostgres(pool) from eddy/node-postgres',
     );
   }
-  const prefix = schemaPrefix(schema);
-  const channel = `${schema ? `${schema}.` : ''}river_insert`;
-  const maxPayloadBytes = options.maxPayloadBytes ?? DEFAULT_MAX_PAYLOAD_BYTES;
-  const now = options.now ?? (() => new Date());
-  let kinds: Map<string, AnyJobKind> | undefined;
-  if (options.kinds) {
-    kinds = new Map();
-    for (const kind of options.kinds) {
-      if (kinds.has(kind.kind))
-        throw new ValidationError(`createClient: kind '${kind.kind}' is listed twice`);
-      kinds.set(kind.kind, kind);
-    }
-  }
-
-  async function prepare(items: readonly InsertItem[], ifAbsent = false): Promise<PreparedInsert> {
-    if (!Array.isArray(items))
-      throw new ValidationError('insertMany: pass an array of { kind, args, options }');
-    const at = now();
-    const jobs = await Promise.all(
-      items.map((item, i) => {
-        const name = typeof item?.kind === 'string' ? item.kind : (item?.kind?.kind ?? '?');
-        const where = items.length === 1 ? `insert(${name})` : `insertMany[${i}] (${name})`;
-        if (!item || typeof item !== 'object')
-          throw new ValidationError(`${where}: expected { kind, args, options }`);
-        return prepareJob(item, { kinds, now: at, maxPayloadBytes }, where);
-      }),
-    );
-    // Two rows with one unique key cannot go through one ON CONFLICT DO UPDATE statement
-    // (SQLSTATE 21000), and the second is a duplicate of the first anyway: send it once.
-    const sendIndex: number[] = [];
-    const unique: PreparedJob[] = [];
-    const firstByKey = new Map<string, number>();
-    for (const job of jobs) {
-      const key = keyOf(job);
-      const seen = key === null ? undefined : firstByKey.get(key);
-      if (seen !== undefined) {
-        sendIndex.push(-1 - seen);
-        continue;
-      }
-      if (key !== null) firstByKey.set(key, unique.length);
-      sendIndex.push(unique.length);
-      unique.push(job);
-    }
-    lockOrder(unique, sendIndex);
-    const single = unique.length === 1;
-    const column = <T>(pick: (job: PreparedJob) => T) => unique.map(pick);
-    const values: Param[] = single
-      ? (() => {
-          const j = unique[0] as PreparedJob;
-          return [
-            j.argsJson,
-            j.kind,
-            j.maxAttempts,
-            j.metadataJson,
-            j.priority,
-            j.queue,
-            j.scheduledAt,
-            j.state,
-            j.tags,
-            j.uniqueKey,
-            j.uniqueStates,
-          ];
-        })()
-      : [
-          jsonArray(unique, (j) => j.argsJson),
-          column((j) => j.kind),
-          column((j) => j.maxAttempts),
-          jsonArray(unique, (j) => j.metadataJson),
-          column((j) => j.priority),
-          column((j) => j.queue),
-          column((j) => j.scheduledAt),
-          column((j) => j.state),
-          column((j) => j.tags.join(',')),
-          column((j) => j.uniqueKey),
-          column((j) => j.uniqueStates),
-        ];
-    if (notify) values.push(channel);
-    // Without unique keys nothing can conflict: the lighter statement, and rows built from input.
-    const plain = !ifAbsent && unique.every((job) => job.uniqueKey === null);
-    const text = plain
-      ? single
-        ? JobInsertOnePlain(prefix, notify)
-        : JobInsertManyPlain(prefix, notify)
-      : single
-        ? JobInsertOne(prefix, notify, ifAbsent)
-        : JobInsertMany(prefix, notify, ifAbsent);
-    return {
-      text,
-      params: encodeParams(values),
-      read(result: RawResult): InsertResult[] {
-        const decoded = decodeResult(result).rows;
-        const rows = plain
-          ? decoded.map((row, i) => plainRowToInserted(row, unique[i] as PreparedJob))
-          : decoded.map(rowToInserted);
-        if (rows.length !== unique.length) {
-          throw new Error(`insert returned ${rows.length} rows for ${unique.length} jobs`);
-        }
-        return sendIndex.map((index) =>
-          index >= 0
-            ? (rows[index] as InsertResult)
-            : { job: (rows[-1 - index] as InsertResult).job, skipped: true },
-        );
-      },
-    };
-  }
+  const settings = insertSettings(options);
+  const prepare = (items: readonly InsertItem[]) => buildInsert(settings, items, false);
 
   async function run(target: Driver, items: readonly InsertItem[]): Promise<InsertResult[]> {
     if (items.length === 0) return [];
@@ -403,30 +433,22 @@ export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
     prepareInsert: ((kind: string | AnyJobKind, args: unknown, opts?: InsertOptions) =>
       prepare([{ kind, args, options: opts }])) as Client<Kinds>['prepareInsert'],
   };
-  absentInserters.set(client, async (tx, items) => {
-    if (items.length === 0) return 0;
-    const prepared = await prepare(items, true);
-    return (await new Database(tx).raw({ ...prepared, prepare: true })).rows.length;
-  });
   return client;
 }
 
-const absentInserters = new WeakMap<
-  object,
-  (tx: Driver, items: readonly InsertItem[]) => Promise<number>
->();
-
 /**
- * Inserts the jobs whose unique key no live job holds and skips the rest without locking or
- * rewriting them (`ON CONFLICT DO NOTHING`); resolves with how many it inserted. For the tick
- * runner's periodic enqueue (see `JobInsertMany`); not part of the public client.
+ * An inserter for the tick runner's periodic enqueue: inserts the jobs whose unique key no live
+ * job holds and skips the rest without locking or rewriting them (`ON CONFLICT DO NOTHING`);
+ * resolves with how many it inserted. Not part of the public client.
  */
-export function insertManyIfAbsent(
-  client: Client<readonly AnyJobKind[]>,
-  tx: Driver,
-  items: readonly InsertItem[],
-): Promise<number> {
-  const insert = absentInserters.get(client);
-  if (!insert) throw new TypeError('insertManyIfAbsent: pass a client made by createClient');
-  return insert(tx, items);
+export function ifAbsentInserter(options: {
+  schema?: string;
+  notify?: boolean;
+}): (db: Database, items: readonly InsertItem[]) => Promise<number> {
+  const settings = insertSettings(options);
+  return async (db, items) => {
+    if (items.length === 0) return 0;
+    const prepared = await buildInsert(settings, items, true);
+    return (await db.raw({ ...prepared, prepare: true })).rows.length;
+  };
 }

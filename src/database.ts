@@ -6,7 +6,7 @@
 
 import type { Driver, QueryOptions, RawResult, Statement } from './driver.js';
 import { toDatabaseError, UnsupportedError } from './errors.js';
-import { decodeValue, encodeParams, type Param } from './values.js';
+import { columnDecoder, encodeParams, type Param } from './values.js';
 
 export type Row = Record<string, unknown>;
 
@@ -23,11 +23,14 @@ export interface Result<T extends Row = Row> {
 
 export function decodeResult<T extends Row = Row>(raw: RawResult): Result<T> {
   const { fields } = raw;
+  // One decoder per column, picked once: decoding claimed batches is on the runner's hot path.
+  const decoders = fields.map((field) => columnDecoder(field.typeId));
   const rows = raw.rows.map((values) => {
     const row: Row = {};
     for (let i = 0; i < fields.length; i++) {
-      const field = fields[i] as (typeof fields)[number];
-      row[field.name] = decodeValue(values[i] ?? null, field.typeId);
+      row[(fields[i] as (typeof fields)[number]).name] = (decoders[i] as (typeof decoders)[number])(
+        values[i],
+      );
     }
     return row as T;
   });

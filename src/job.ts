@@ -52,11 +52,7 @@ export interface Job<Args = unknown> {
   tags: string[];
 }
 
-/** Columns every job query returns, in the order `rowToJob` reads them. */
-export const JOB_COLUMNS = `id, kind, args, queue, state::text AS state, priority, attempt, max_attempts,
-  attempted_at, attempted_by, created_at, finalized_at, scheduled_at, errors, metadata, tags`;
-
-/** Maps a decoded `river_job` row (selected with `JOB_COLUMNS`) to a `Job`. */
+/** Maps a decoded `river_job` row (as `JobClaimBatch` returns it) to a `Job`. */
 export function rowToJob<Args = unknown>(row: Record<string, unknown>): Job<Args> {
   return {
     id: row.id as bigint,

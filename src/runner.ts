@@ -10,12 +10,12 @@
  * and again from 2 while budget, jobs and `maxJobs` last.
  */
 
-import { type Client, createClient, insertManyIfAbsent } from './client.js';
-import { Database, encodeQuery } from './database.js';
+import { type Client, createClient, ifAbsentInserter } from './client.js';
+import { Database, decodeResult, encodeQuery } from './database.js';
 import type { Driver, RawResult } from './driver.js';
 import { EddyError, ValidationError } from './errors.js';
 import { executeBatch, type Outcome } from './execute-batch.js';
-import type { AttemptError, Job, JobState } from './job.js';
+import { type Job, rowToJob } from './job.js';
 import { type PeriodicJob, periodicInserts } from './periodic.js';
 import { JobClaimBatch } from './sql/job-claim.js';
 import { JobSetCompletedIfRunningMany, JobSetStateIfRunningMany } from './sql/job-complete.js';
@@ -26,7 +26,6 @@ import {
   QueueTouchMany,
 } from './sql/maintenance.js';
 import { schemaPrefix } from './sql/schema.js';
-import { columnDecoder } from './values.js';
 import type { Worker } from './worker.js';
 
 export interface QueueOptions {
@@ -186,57 +185,6 @@ function emptyStats(): TickStats {
 }
 
 /**
- * Claimed rows straight to Jobs (the same values as `rowToJob` over a decoded row): one decoder
- * per column, picked once per batch, and no intermediate row object. Decoding claimed rows was
- * the runner's largest JavaScript cost in a 100k-job drain.
- */
-function claimedJobs(result: RawResult): Job[] {
-  const index = new Map(result.fields.map((field, i) => [field.name, i]));
-  const column = (name: string) => {
-    const i = index.get(name);
-    if (i === undefined) throw new EddyError(`claim returned no ${name} column`);
-    const decode = columnDecoder((result.fields[i] as RawResult['fields'][number]).typeId);
-    return (row: readonly (string | null)[]) => decode(row[i]);
-  };
-  const id = column('id');
-  const kind = column('kind');
-  const args = column('args');
-  const queue = column('queue');
-  const state = column('state');
-  const priority = column('priority');
-  const attempt = column('attempt');
-  const maxAttempts = column('max_attempts');
-  const attemptedAt = column('attempted_at');
-  const attemptedBy = column('attempted_by');
-  const createdAt = column('created_at');
-  const finalizedAt = column('finalized_at');
-  const scheduledAt = column('scheduled_at');
-  const errors = column('errors');
-  const metadata = column('metadata');
-  const tags = column('tags');
-  return result.rows.map(
-    (row): Job => ({
-      id: id(row) as bigint,
-      kind: kind(row) as string,
-      args: args(row),
-      queue: queue(row) as string,
-      state: state(row) as JobState,
-      priority: priority(row) as number,
-      attempt: attempt(row) as number,
-      maxAttempts: maxAttempts(row) as number,
-      attemptedAt: (attemptedAt(row) as Date | null) ?? null,
-      attemptedBy: (attemptedBy(row) as string[] | null) ?? [],
-      createdAt: createdAt(row) as Date,
-      finalizedAt: (finalizedAt(row) as Date | null) ?? null,
-      scheduledAt: scheduledAt(row) as Date,
-      errors: (errors(row) as AttemptError[] | null) ?? [],
-      metadata: (metadata(row) as Record<string, unknown> | null) ?? {},
-      tags: (tags(row) as string[] | null) ?? [],
-    }),
-  );
-}
-
-/**
  * Creates a tick runner. The same runner serves a Cloudflare cron trigger, a Vercel cron route
  * or a Node loop; each calls `tick()` with its own budget.
  *
@@ -295,6 +243,7 @@ export function createRunner(options: RunnerOptions): Runner {
     names.add(p.name);
   }
   const client: Client = createClient({ driver, schema, notify: options.notify });
+  const insertPeriodic = ifAbsentInserter({ schema, notify: options.notify });
   let ticks = 0;
   /** Periodic slots (by schedule name, epoch ms) known to be stored. */
   const storedSlots = new Map<string, Set<number>>();
@@ -336,7 +285,7 @@ export function createRunner(options: RunnerOptions): Runner {
         );
         if (items.length === 0) return;
         // Skips slots already enqueued without locking their rows (see JobInsertMany).
-        stats.periodicEnqueued = await insertManyIfAbsent(client, driverCounting(db), items);
+        stats.periodicEnqueued = await insertPeriodic(db, items);
         // Whether inserted now or found stored, these slots need no statement on later ticks of
         // this runner (a warm isolate, a Node process). Other runners still dedupe by key.
         for (const item of items) {
@@ -355,17 +304,6 @@ export function createRunner(options: RunnerOptions): Runner {
           })
         : Promise.resolve(),
     ]);
-  }
-
-  /** The runner's driver, counted in the tick's statements. */
-  function driverCounting(db: Database): Driver {
-    return {
-      ...driver,
-      query: (text, params) => {
-        db.statementCount++;
-        return driver.query(text, params);
-      },
-    };
   }
 
   async function record(
@@ -516,7 +454,7 @@ export function createRunner(options: RunnerOptions): Runner {
           { cause: error },
         );
       }
-      const jobs = claimedJobs(claimed);
+      const jobs = decodeResult(claimed).rows.map((row) => rowToJob(row));
       if (jobs.length === 0) break;
       stats.batches++;
       stats.claimed += jobs.length;

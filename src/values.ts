@@ -323,10 +323,7 @@ for (const [oid, element] of arrayElements) decoders.set(oid, (t) => parseArray(
 
 /** Decodes one text value of the given type OID. Unknown types stay text. */
 export function decodeValue(text: string | null, typeId: number): unknown {
-  // A driver that parsed the value itself despite being asked not to: keep its value.
-  if (typeof text !== 'string') return text;
-  const decoder = decoders.get(typeId);
-  return decoder ? decoder(text) : text;
+  return columnDecoder(typeId)(text);
 }
 
 /**
@@ -344,6 +341,3 @@ export function columnDecoder(typeId: number): (text: string | null | undefined)
   // A driver that parsed the value itself despite being asked not to: keep its value.
   return (text) => (typeof text === 'string' ? decoder(text) : (text ?? null));
 }
-
-/** The type OIDs that drivers would otherwise parse themselves; adapters pass these through. */
-export const DECODED_TYPE_IDS: readonly number[] = [...decoders.keys()];

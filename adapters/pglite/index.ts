@@ -40,36 +40,48 @@ export interface PGliteLike {
 
 // PGlite picks a parser or serializer by type OID and falls back to text for any it lacks, so
 // mapping every OID it knows to the identity hands the core the server's text both ways.
-// Built-in types all have OIDs below 16384; user types (enums) have no PGlite parser anyway.
 const passText = (text: unknown) => text as string;
-function identityMap<T>(keys: Iterable<number | string>): Record<number, T> {
-  const map: Record<number, T> = {};
-  for (const key of keys) map[Number(key)] = passText as T;
-  return map;
+function identityOptions(keys: Iterable<number | string>): PGliteQueryOptions {
+  const parsers: Record<number, Parser> = {};
+  for (const key of keys) parsers[Number(key)] = passText;
+  return { rowMode: 'array', parsers, serializers: parsers as Record<number, Serializer> };
 }
-const BUILTIN_OIDS = Array.from({ length: 16384 }, (_, i) => i);
 
-// PGlite registers array types (some with OIDs above 16384) once it is ready, so the map is
-// completed from the instance at each query; a Transaction has no map and inherits its parent's.
-function optionsFor(db: PGliteLike, base?: PGliteQueryOptions): PGliteQueryOptions {
-  const options = base ?? {
-    rowMode: 'array' as const,
-    parsers: identityMap<Parser>(BUILTIN_OIDS),
-    serializers: identityMap<Serializer>(BUILTIN_OIDS),
+type OptionsSource = () => PGliteQueryOptions;
+
+/**
+ * For an instance: identity over the OIDs it knows, rebuilt when that set grows (PGlite adds
+ * array types once it is ready). PGlite copies the map into every query, so it stays this size
+ * rather than covering every possible OID.
+ */
+function instanceOptions(db: PGliteLike): OptionsSource {
+  let known = -1;
+  let options: PGliteQueryOptions | undefined;
+  return () => {
+    const keys = [...Object.keys(db.parsers ?? {}), ...Object.keys(db.serializers ?? {})];
+    if (keys.length !== known || !options) {
+      known = keys.length;
+      options = identityOptions(keys);
+    }
+    return options;
   };
-  for (const k of Object.keys(db.parsers ?? {})) options.parsers[Number(k)] ??= passText;
-  for (const k of Object.keys(db.serializers ?? {}))
-    options.serializers[Number(k)] ??= passText as Serializer;
-  return options;
 }
+
+// A Transaction passed in on its own exposes no type maps: cover every built-in OID (< 16384;
+// user types such as enums have no PGlite parser anyway).
+let builtinOptions: PGliteQueryOptions | undefined;
+const allBuiltins: OptionsSource = () => {
+  builtinOptions ??= identityOptions(Array.from({ length: 16384 }, (_, i) => i));
+  return builtinOptions;
+};
 
 async function run(
   db: PGliteLike,
-  options: PGliteQueryOptions,
+  options: OptionsSource,
   text: string,
   params: readonly (string | null)[],
 ): Promise<RawResult> {
-  const result = await db.query(text, [...params], optionsFor(db, options));
+  const result = await db.query(text, [...params], options());
   const rows = result.rows as (string | null)[][];
   return {
     fields: result.fields.map((f) => ({ name: f.name, typeId: f.dataTypeID })),
@@ -79,18 +91,17 @@ async function run(
   };
 }
 
-async function runAll(
-  db: PGliteLike,
-  options: PGliteQueryOptions,
-  statements: readonly Statement[],
-) {
+async function runAll(db: PGliteLike, options: OptionsSource, statements: readonly Statement[]) {
   const results: RawResult[] = [];
   for (const s of statements) results.push(await run(db, options, s.text, s.params));
   return results;
 }
 
-export function pglite(db: PGliteLike, inherited?: PGliteQueryOptions): Driver {
-  const options = inherited ?? optionsFor(db);
+export function pglite(db: PGliteLike): Driver {
+  return pgliteDriver(db, db.parsers ? instanceOptions(db) : allBuiltins);
+}
+
+function pgliteDriver(db: PGliteLike, options: OptionsSource): Driver {
   const inTransaction = typeof db.transaction !== 'function';
   const savepoint = <T>(fn: () => Promise<T>) => withSavepoint((sql) => db.query(sql), fn);
   const scoped = <T>(fn: (tx: PGliteLike) => Promise<T>): Promise<T> =>
@@ -100,6 +111,6 @@ export function pglite(db: PGliteLike, inherited?: PGliteQueryOptions): Driver {
     capabilities: { interactiveTransactions: true, inTransaction },
     query: (text, params = []) => run(db, options, text, params),
     batch: (statements) => scoped((tx) => runAll(tx, options, statements)),
-    transaction: (fn) => scoped((tx) => fn(pglite(tx, options))),
+    transaction: (fn) => scoped((tx) => fn(pgliteDriver(tx, options))),
   };
 }

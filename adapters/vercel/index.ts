@@ -52,46 +52,18 @@ export function createTickRoute(options: TickRouteOptions): TickRoute {
     deadline: at + limitMs - reserveMs,
     hardDeadline: at + limitMs,
   });
-  const tick = { maxBatches: options.maxBatches };
-  const cron = options.cronSecret
-    ? createTickTrigger(options.runner, {
-        auth: { bearerSecret: options.cronSecret },
-        methods: ['GET'],
-        deadlines,
-        tick,
-      })
-    : undefined;
-  const push = createTickTrigger(options.runner, {
+  // One handler: a GET (Vercel Cron) is accepted only with the bearer CRON_SECRET, a POST also
+  // with an HMAC or QStash signature (see `isAuthorized`); other methods get 405.
+  const handle = createTickTrigger(options.runner, {
     auth: {
       bearerSecret: options.cronSecret,
       signingSecret: options.signingSecret,
       qstash: options.qstash,
     },
-    methods: ['POST'],
+    methods: ['GET', 'POST'],
     deadlines,
-    tick,
+    tick: { maxBatches: options.maxBatches },
   });
-  const unauthorized = () =>
-    new Response(
-      JSON.stringify({ error: 'unauthorized: no CRON_SECRET configured for cron requests' }),
-      {
-        status: 401,
-        headers: { 'content-type': 'application/json; charset=utf-8' },
-      },
-    );
-  const route: TickRoute = {
-    GET: (request) => (cron ? cron(request) : Promise.resolve(unauthorized())),
-    POST: (request) => push(request, { waitUntil: options.waitUntil }),
-    handler: (request) => {
-      if (request.method === 'GET') return route.GET(request);
-      if (request.method === 'POST') return route.POST(request);
-      return Promise.resolve(
-        new Response(JSON.stringify({ error: `method ${request.method} not allowed` }), {
-          status: 405,
-          headers: { allow: 'GET, POST', 'content-type': 'application/json; charset=utf-8' },
-        }),
-      );
-    },
-  };
-  return route;
+  const handler = (request: Request) => handle(request, { waitUntil: options.waitUntil });
+  return { GET: handler, POST: handler, handler };
 }
