@@ -4,7 +4,7 @@
  * drift apart. Typed structurally: this file imports no driver package.
  */
 
-import type { Driver, QueryOptions, RawResult, Statement } from '../src/driver.js';
+import type { Driver, QueryOptions, RawResult, Statement } from '../src/driver/driver.js';
 import { withSavepoint } from './savepoint.js';
 
 interface PgQueryConfig {
@@ -42,7 +42,7 @@ export interface PgSessionOptions {
   inTransaction?: boolean;
 }
 
-// Every value comes back as the server's text; the core decodes it (src/values.ts).
+// Every value comes back as the server's text; the core decodes it (src/driver/values.ts).
 const rawText = (value: string) => value;
 const RAW_TYPES = { getTypeParser: () => rawText };
 

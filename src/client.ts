@@ -3,8 +3,9 @@
  * inside the caller's transaction.
  */
 
-import { Database, decodeResult, type Row } from './database.js';
-import type { Driver, RawResult } from './driver.js';
+import { Database, decodeResult, type Row } from './driver/database.js';
+import type { Driver, RawResult } from './driver/driver.js';
+import { encodeParams, type Param, parseTimestamp } from './driver/values.js';
 import { ValidationError } from './errors.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
@@ -24,7 +25,6 @@ import {
   JobInsertOnePlain,
 } from './sql/job-insert.js';
 import { schemaPrefix } from './sql/schema.js';
-import { encodeParams, type Param, parseTimestamp } from './values.js';
 
 export interface ClientOptions<Kinds extends readonly AnyJobKind[]> {
   driver: Driver;

@@ -12,8 +12,9 @@ export {
   type InsertResult,
   type PreparedInsert,
 } from './client.js';
-export { Database, type Query, type Result, type Row } from './database.js';
-export type { Driver, DriverCapabilities, Field, RawResult, Statement } from './driver.js';
+export { Database, type Query, type Result, type Row } from './driver/database.js';
+export type { Driver, DriverCapabilities, Field, RawResult, Statement } from './driver/driver.js';
+export { decodeValue, encodeParam, type Param, parseTimestamp } from './driver/values.js';
 export {
   DatabaseError,
   type DatabaseErrorFields,
@@ -78,7 +79,6 @@ export {
   type TriggerContext,
 } from './tick-trigger.js';
 export { computeUniqueKey, DEFAULT_UNIQUE_STATES, type UniqueOptions } from './unique-key.js';
-export { decodeValue, encodeParam, type Param, parseTimestamp } from './values.js';
 export {
   defineWorker,
   type Worker,

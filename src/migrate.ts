@@ -13,10 +13,10 @@
  * twice, and a version that fails leaves nothing behind.
  */
 
-import { Database } from './database.js';
-import type { Driver } from './driver.js';
+import { Database } from './driver/database.js';
+import type { Driver } from './driver/driver.js';
+import { assertSchemaName, quoteIdentifier } from './driver/schema-name.js';
 import { DatabaseError, EddyError, UnsupportedError, ValidationError } from './errors.js';
-import { assertSchemaName, quoteIdentifier } from './schema-name.js';
 import {
   MIGRATION_LINE,
   migrationAppliedGet,

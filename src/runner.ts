@@ -11,8 +11,8 @@
  */
 
 import { type Client, createClient, ifAbsentInserter } from './client.js';
-import { Database, decodeResult, encodeQuery } from './database.js';
-import type { Driver, RawResult } from './driver.js';
+import { Database, decodeResult, encodeQuery } from './driver/database.js';
+import type { Driver, RawResult } from './driver/driver.js';
 import { EddyError, ValidationError } from './errors.js';
 import { executeBatch, type Outcome } from './execute-batch.js';
 import { type Job, rowToJob } from './job.js';

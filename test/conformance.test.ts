@@ -4,8 +4,8 @@
  */
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Database } from '../src/database.js';
-import type { Driver } from '../src/driver.js';
+import { Database } from '../src/driver/database.js';
+import type { Driver } from '../src/driver/driver.js';
 import { DatabaseError, UnsupportedError } from '../src/errors.js';
 import { selectedSetups } from './support/drivers.js';
 import { uniqueName } from './support/postgres.js';

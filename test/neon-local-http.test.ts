@@ -7,7 +7,7 @@ import { NeonDbError, neon } from '@neondatabase/serverless';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { neonHttp } from '../adapters/neon-http/index.js';
-import { Database } from '../src/database.js';
+import { Database } from '../src/driver/database.js';
 import { type StartedNeonLocal, startNeonLocal } from './support/neon-local.js';
 import { createDatabase } from './support/postgres.js';
 

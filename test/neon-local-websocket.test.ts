@@ -7,7 +7,7 @@ import { Client, Pool } from '@neondatabase/serverless';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { neonWebSocket } from '../adapters/neon-websocket/index.js';
-import { Database } from '../src/database.js';
+import { Database } from '../src/driver/database.js';
 import { type StartedNeonLocal, startNeonLocal } from './support/neon-local.js';
 import { createDatabase } from './support/postgres.js';
 

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createClient } from '../src/client.js';
-import type { Driver } from '../src/driver.js';
+import type { Driver } from '../src/driver/driver.js';
 import { defineJobKind } from '../src/job-kind.js';
 import { JobCancel, JobSnooze } from '../src/job-outcome.js';
 import { definePeriodicJob } from '../src/periodic.js';

@@ -13,7 +13,7 @@
  */
 
 import { type SQL, sql } from 'drizzle-orm';
-import type { Driver, RawResult, Statement } from '../../src/driver.js';
+import type { Driver, RawResult, Statement } from '../../src/driver/driver.js';
 import { splitPlaceholders, toRawResult } from '../result-rows.js';
 
 /** The part of a Drizzle transaction that Eddy uses. */

@@ -12,7 +12,7 @@
  * ```
  */
 
-import type { Driver, RawResult, Statement } from '../../src/driver.js';
+import type { Driver, RawResult, Statement } from '../../src/driver/driver.js';
 import { toRawResult } from '../result-rows.js';
 import { withSavepoint } from '../savepoint.js';
 

@@ -11,7 +11,7 @@
  * ```
  */
 
-import type { Driver, RawResult } from '../../src/driver.js';
+import type { Driver, RawResult } from '../../src/driver/driver.js';
 
 const rawText = (value: string) => value;
 /** Options that make the driver hand back the server's text (the core decodes it). */

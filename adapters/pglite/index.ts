@@ -11,7 +11,7 @@
  * ```
  */
 
-import type { Driver, RawResult, Statement } from '../../src/driver.js';
+import type { Driver, RawResult, Statement } from '../../src/driver/driver.js';
 import { withSavepoint } from '../savepoint.js';
 
 type Parser = (text: string) => unknown;

@@ -10,7 +10,7 @@
  * ```
  */
 
-import type { Driver, QueryOptions, RawResult, Statement } from '../../src/driver.js';
+import type { Driver, QueryOptions, RawResult, Statement } from '../../src/driver/driver.js';
 
 // Parameters are declared as type `unknown` (OID 705) so the server resolves each from its cast
 // and postgres.js sends our text untouched; with the inferred type it would re-serialise it

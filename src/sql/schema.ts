@@ -3,7 +3,7 @@
  * search_path, as River does without Config.Schema.
  */
 
-import { assertSchemaName, quoteIdentifier } from '../schema-name.js';
+import { assertSchemaName, quoteIdentifier } from '../driver/schema-name.js';
 
 /** `"name".` for a schema, or '' for the search_path. Throws `ValidationError` on a bad name. */
 export function schemaPrefix(schema: string | undefined): string {

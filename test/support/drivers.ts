@@ -12,7 +12,7 @@ import { neonWebSocket } from '../../adapters/neon-websocket/index.js';
 import { nodePostgres } from '../../adapters/node-postgres/index.js';
 import { type PGliteLike, pglite } from '../../adapters/pglite/index.js';
 import { type PostgresJsLike, postgresJs } from '../../adapters/postgres-js/index.js';
-import type { Driver } from '../../src/driver.js';
+import type { Driver } from '../../src/driver/driver.js';
 import { startNeonLocal } from './neon-local.js';
 import { DATABASE_URL } from './postgres.js';
 

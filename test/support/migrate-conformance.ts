@@ -11,8 +11,8 @@
  */
 
 import { expect } from 'vitest';
-import { Database } from '../../src/database.js';
-import type { Driver } from '../../src/driver.js';
+import { Database } from '../../src/driver/database.js';
+import type { Driver } from '../../src/driver/driver.js';
 import { getMigrationVersion, migrate } from '../../src/migrate.js';
 import { uniqueName } from './postgres.js';
 import { RIVER_CATALOG, readCatalog } from './river-catalog.js';

@@ -5,9 +5,9 @@
  */
 
 import { readFileSync } from 'node:fs';
-import { Database } from '../../src/database.js';
-import type { Driver } from '../../src/driver.js';
-import { quoteIdentifier } from '../../src/schema-name.js';
+import { Database } from '../../src/driver/database.js';
+import type { Driver } from '../../src/driver/driver.js';
+import { quoteIdentifier } from '../../src/driver/schema-name.js';
 
 // The reference data lives beside the repository (shared/ in CI's checkout), never copied.
 const fixtures = new URL('../../../shared/river-compat/', import.meta.url);

@@ -5,7 +5,7 @@
 
 import pg from 'pg';
 import { nodePostgres } from '../../adapters/node-postgres/index.js';
-import type { Driver } from '../../src/driver.js';
+import type { Driver } from '../../src/driver/driver.js';
 import { migrate } from '../../src/migrate.js';
 import { createSchema, DATABASE_URL } from './postgres.js';
 

@@ -14,7 +14,7 @@
 
 import pg from 'pg';
 import { nodePostgres } from '../../adapters/node-postgres/index.js';
-import type { Driver } from '../../src/driver.js';
+import type { Driver } from '../../src/driver/driver.js';
 import { createRunner } from '../../src/runner.js';
 import { JobClaimBatch } from '../../src/sql/job-claim.js';
 import * as recordStatements from '../../src/sql/job-complete.js';

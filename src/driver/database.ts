@@ -4,8 +4,8 @@
  * every adapter.
  */
 
+import { toDatabaseError, UnsupportedError } from '../errors.js';
 import type { Driver, QueryOptions, RawResult, Statement } from './driver.js';
-import { toDatabaseError, UnsupportedError } from './errors.js';
 import { columnDecoder, encodeParams, type Param } from './values.js';
 
 export type Row = Record<string, unknown>;

@@ -2,7 +2,7 @@
  * Schema names: checked before anything reaches the database, then always quoted.
  */
 
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../errors.js';
 
 // An identifier that needs no quotes in psql: a letter or underscore, then letters, digits, `_`
 // or `$`. Names that need quoting invite mistakes (`Jobs` vs `jobs`) and are refused. The same

@@ -17,7 +17,7 @@
  * | text, varchar, bit, enum… | `string`                                |
  */
 
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../errors.js';
 
 /** A value the core may pass as a parameter. Objects are sent as JSON. */
 export type Param =
