@@ -78,7 +78,11 @@ export {
   type TriggerAuth,
   type TriggerContext,
 } from './tick-trigger.js';
-export { computeUniqueKey, DEFAULT_UNIQUE_STATES, type UniqueOptions } from './unique-key.js';
+export {
+  computeUniqueKey,
+  DEFAULT_UNIQUE_STATES,
+  type UniqueOptions,
+} from './unique/unique-key.js';
 export {
   defineWorker,
   type Worker,

@@ -8,7 +8,7 @@ import type { JobState } from './job.js';
 import type { AnyJobKind, JobDefaults } from './job-kind.js';
 import { byteLength, isRawJson, toJsonText } from './json-args.js';
 import { formatIssuePath } from './standard-schema.js';
-import { computeUniqueKey, type UniqueOptions } from './unique-key.js';
+import { computeUniqueKey, type UniqueOptions } from './unique/unique-key.js';
 
 /** Per-insert options; each overrides the kind's default. */
 export interface InsertOptions extends JobDefaults {

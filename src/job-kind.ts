@@ -3,7 +3,7 @@
  */
 
 import type { StandardSchemaV1 } from './standard-schema.js';
-import type { UniqueOptions } from './unique-key.js';
+import type { UniqueOptions } from './unique/unique-key.js';
 
 /** Insert settings a kind (or a single insert) can choose. */
 export interface JobDefaults {

@@ -12,8 +12,8 @@
  * So JSON is parsed here into a tree that keeps each token's text, never into JS numbers.
  */
 
-import { ValidationError } from './errors.js';
-import { isRawJson } from './json-args.js';
+import { ValidationError } from '../errors.js';
+import { isRawJson } from '../json-args.js';
 
 /** A parsed JSON value whose tokens keep their Go wire text. */
 export type JsonNode =

@@ -17,9 +17,9 @@
  * gjson/sjson code does (unique-args.ts); `&period=` follows Go's time rules (unique-period.ts).
  */
 
-import { ValidationError } from './errors.js';
-import type { JobState } from './job.js';
-import type { RawJson } from './json-args.js';
+import { ValidationError } from '../errors.js';
+import type { JobState } from '../job.js';
+import type { RawJson } from '../json-args.js';
 import { checkWellFormed, jsonNodeFromValue } from './json-canonical.js';
 import {
   type ArgsPath,

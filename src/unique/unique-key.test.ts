@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from './errors.js';
-import type { JobState } from './job.js';
-import { rawJson } from './json-args.js';
+import { ValidationError } from '../errors.js';
+import type { JobState } from '../job.js';
+import { rawJson } from '../json-args.js';
 import { compactJson, encodeJsonLikeGo, type JsonNode, parseJsonExact } from './json-canonical.js';
 import {
   computeUniqueKey,
@@ -15,7 +15,7 @@ import {
 
 // River's conformance goldens (riverqueue/river conformance/fixtures/unique_keys.json).
 const fixtureText = readFileSync(
-  new URL('../../shared/river-compat/unique_keys.json', import.meta.url),
+  new URL('../../../shared/river-compat/unique_keys.json', import.meta.url),
   'utf8',
 );
 

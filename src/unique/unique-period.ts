@@ -8,7 +8,7 @@
  * the millisecond never crosses one (V8 also floors sub-millisecond digits when parsing).
  */
 
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../errors.js';
 
 function invalid(path: string, message: string): never {
   throw new ValidationError(`${path} ${message}`, [{ path, message }]);

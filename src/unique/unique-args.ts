@@ -10,7 +10,7 @@
  * and sjson v1.2.5 running River's algorithm on thousands of random documents.
  */
 
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../errors.js';
 import {
   checkWellFormed,
   compactJson,
