@@ -7,16 +7,16 @@ import { Database, decodeResult, type Row } from './driver/database.js';
 import type { Driver, RawResult } from './driver/driver.js';
 import { encodeParams, type Param, parseTimestamp } from './driver/values.js';
 import { ValidationError } from './errors.js';
+import type { RawJson } from './insert/json-args.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   type InsertItem,
   type InsertOptions,
   type PreparedJob,
   prepareJob,
-} from './insert.js';
+} from './insert/prepare-job.js';
 import type { JobState } from './job.js';
 import type { AnyJobKind, ArgsOf, InputOf } from './job-kind.js';
-import type { RawJson } from './json-args.js';
 import type { Kick } from './kick.js';
 import {
   JobInsertMany,

@@ -5,10 +5,10 @@
  */
 
 import type { Client } from './client.js';
+import { formatIssuePath } from './insert/standard-schema.js';
 import type { AttemptError, Job } from './job.js';
 import { describeThrown, JobCancel, JobSnooze } from './job-outcome.js';
 import { defaultRetryPolicy } from './retry-policy.js';
-import { formatIssuePath } from './standard-schema.js';
 import type { Worker, WorkerContext } from './worker.js';
 
 export type Outcome =

@@ -31,7 +31,9 @@ export {
   verifyBodySignature,
   verifyQStashSignature,
 } from './http-auth.js';
-export type { InsertOptions } from './insert.js';
+export { isRawJson, type RawJson, rawJson } from './insert/json-args.js';
+export type { InsertOptions } from './insert/prepare-job.js';
+export type { StandardSchemaV1 } from './insert/standard-schema.js';
 export { type AttemptError, JOB_STATES, type Job, type JobState } from './job.js';
 export {
   type AnyJobKind,
@@ -42,7 +44,6 @@ export {
   type JobKind,
 } from './job-kind.js';
 export { JobCancel, JobSnooze } from './job-outcome.js';
-export { isRawJson, type RawJson, rawJson } from './json-args.js';
 export { createKick, type Kick, type KickOptions } from './kick.js';
 export {
   getMigrationVersion,
@@ -71,7 +72,6 @@ export {
   type TickOptions,
   type TickStats,
 } from './runner.js';
-export type { StandardSchemaV1 } from './standard-schema.js';
 export {
   createTickTrigger,
   type TickTriggerOptions,

@@ -2,7 +2,7 @@
  * Job kinds: declared once with a schema for their args, shared by producers and workers.
  */
 
-import type { StandardSchemaV1 } from './standard-schema.js';
+import type { StandardSchemaV1 } from './insert/standard-schema.js';
 import type { UniqueOptions } from './unique/unique-key.js';
 
 /** Insert settings a kind (or a single insert) can choose. */

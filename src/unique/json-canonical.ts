@@ -13,7 +13,7 @@
  */
 
 import { ValidationError } from '../errors.js';
-import { isRawJson } from '../json-args.js';
+import { isRawJson } from '../insert/json-args.js';
 
 /** A parsed JSON value whose tokens keep their Go wire text. */
 export type JsonNode =

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../errors.js';
+import { rawJson } from '../insert/json-args.js';
 import type { JobState } from '../job.js';
-import { rawJson } from '../json-args.js';
 import { compactJson, encodeJsonLikeGo, type JsonNode, parseJsonExact } from './json-canonical.js';
 import {
   computeUniqueKey,

@@ -18,8 +18,8 @@
  */
 
 import { ValidationError } from '../errors.js';
+import type { RawJson } from '../insert/json-args.js';
 import type { JobState } from '../job.js';
-import type { RawJson } from '../json-args.js';
 import { checkWellFormed, jsonNodeFromValue } from './json-canonical.js';
 import {
   type ArgsPath,

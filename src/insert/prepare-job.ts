@@ -3,12 +3,12 @@
  * before the database is touched: bad input fails with a `ValidationError` that says what to fix.
  */
 
-import { ValidationError } from './errors.js';
-import type { JobState } from './job.js';
-import type { AnyJobKind, JobDefaults } from './job-kind.js';
+import { ValidationError } from '../errors.js';
+import type { JobState } from '../job.js';
+import type { AnyJobKind, JobDefaults } from '../job-kind.js';
+import { computeUniqueKey, type UniqueOptions } from '../unique/unique-key.js';
 import { byteLength, isRawJson, toJsonText } from './json-args.js';
 import { formatIssuePath } from './standard-schema.js';
-import { computeUniqueKey, type UniqueOptions } from './unique/unique-key.js';
 
 /** Per-insert options; each overrides the kind's default. */
 export interface InsertOptions extends JobDefaults {

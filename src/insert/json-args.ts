@@ -3,7 +3,7 @@
  * rather than letting `JSON.stringify` drop or change it silently.
  */
 
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../errors.js';
 
 const RAW_JSON = Symbol.for('eddy.rawJson');
 
