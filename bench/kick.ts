@@ -13,10 +13,10 @@ import { createServer } from 'node:http';
 import pg from 'pg';
 import { nodePostgres } from '../adapters/node-postgres/index.js';
 import { createClient } from '../src/client.js';
-import { createKick } from '../src/kick.js';
+import { createKick } from '../src/http/kick.js';
+import { createTickTrigger } from '../src/http/tick-trigger.js';
 import { migrate } from '../src/migrate.js';
 import { createRunner } from '../src/runner.js';
-import { createTickTrigger } from '../src/tick-trigger.js';
 import { defineWorker } from '../src/worker.js';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

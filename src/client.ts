@@ -7,6 +7,7 @@ import { Database, decodeResult, type Row } from './driver/database.js';
 import type { Driver, RawResult } from './driver/driver.js';
 import { encodeParams, type Param, parseTimestamp } from './driver/values.js';
 import { ValidationError } from './errors.js';
+import type { Kick } from './http/kick.js';
 import type { RawJson } from './insert/json-args.js';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
@@ -17,7 +18,6 @@ import {
 } from './insert/prepare-job.js';
 import type { JobState } from './job.js';
 import type { AnyJobKind, ArgsOf, InputOf } from './job-kind.js';
-import type { Kick } from './kick.js';
 import {
   JobInsertMany,
   JobInsertManyPlain,

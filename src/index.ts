@@ -30,7 +30,14 @@ export {
   verifyBearer,
   verifyBodySignature,
   verifyQStashSignature,
-} from './http-auth.js';
+} from './http/http-auth.js';
+export { createKick, type Kick, type KickOptions } from './http/kick.js';
+export {
+  createTickTrigger,
+  type TickTriggerOptions,
+  type TriggerAuth,
+  type TriggerContext,
+} from './http/tick-trigger.js';
 export { isRawJson, type RawJson, rawJson } from './insert/json-args.js';
 export type { InsertOptions } from './insert/prepare-job.js';
 export type { StandardSchemaV1 } from './insert/standard-schema.js';
@@ -44,7 +51,6 @@ export {
   type JobKind,
 } from './job-kind.js';
 export { JobCancel, JobSnooze } from './job-outcome.js';
-export { createKick, type Kick, type KickOptions } from './kick.js';
 export {
   getMigrationVersion,
   LATEST_MIGRATION_VERSION,
@@ -72,12 +78,6 @@ export {
   type TickOptions,
   type TickStats,
 } from './runner.js';
-export {
-  createTickTrigger,
-  type TickTriggerOptions,
-  type TriggerAuth,
-  type TriggerContext,
-} from './tick-trigger.js';
 export {
   computeUniqueKey,
   DEFAULT_UNIQUE_STATES,

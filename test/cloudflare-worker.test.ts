@@ -13,7 +13,7 @@ import { bundleWorker } from '../examples/bundle-worker.js';
 import { CREATE_USERS_TABLE } from '../examples/worker/users.js';
 import { readWranglerConfig } from '../examples/wrangler-config.js';
 import { type Client, createClient } from '../src/client.js';
-import { createKick } from '../src/kick.js';
+import { createKick } from '../src/http/kick.js';
 import { migrate } from '../src/migrate.js';
 import type { TickStats } from '../src/runner.js';
 import { createDatabase, DATABASE_URL } from './support/postgres.js';

@@ -20,8 +20,8 @@
  */
 
 import { Hono } from 'hono';
+import { createTickTrigger } from '../../src/http/tick-trigger.js';
 import type { Runner, TickStats } from '../../src/runner.js';
-import { createTickTrigger } from '../../src/tick-trigger.js';
 
 /** The part of Workers' `ExecutionContext` Eddy uses. */
 export interface ExecutionContext {

@@ -16,8 +16,8 @@
  * ```
  */
 
+import { createTickTrigger, type TriggerAuth } from '../../src/http/tick-trigger.js';
 import type { Runner } from '../../src/runner.js';
-import { createTickTrigger, type TriggerAuth } from '../../src/tick-trigger.js';
 
 export interface TickRouteOptions {
   runner: Runner | (() => Runner);

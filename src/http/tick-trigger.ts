@@ -4,14 +4,14 @@
  * answer with its stats as JSON. Web-standard `Request`/`Response` only; runtime adapters wrap it.
  */
 
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../errors.js';
+import { type Runner, TickError, type TickOptions } from '../runner.js';
 import {
   SIGNATURE_HEADER,
   verifyBearer,
   verifyBodySignature,
   verifyQStashSignature,
 } from './http-auth.js';
-import { type Runner, TickError, type TickOptions } from './runner.js';
 
 export interface TriggerAuth {
   /** `Authorization: Bearer <secret>` (Vercel cron's CRON_SECRET, simple push triggers). */
