@@ -47,7 +47,7 @@ import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { nodePostgres } from '../adapters/node-postgres/index.js';
 import { migrate } from '../src/migrate.js';
-import { createRunner } from '../src/runner.js';
+import { createRunner } from '../src/runner/runner.js';
 import { defineWorker } from '../src/worker.js';
 import {
   admin,

@@ -16,7 +16,7 @@ import { createClient } from '../src/client.js';
 import { createKick } from '../src/http/kick.js';
 import { createTickTrigger } from '../src/http/tick-trigger.js';
 import { migrate } from '../src/migrate.js';
-import { createRunner } from '../src/runner.js';
+import { createRunner } from '../src/runner/runner.js';
 import { defineWorker } from '../src/worker.js';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';

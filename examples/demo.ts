@@ -29,7 +29,7 @@ import { Miniflare } from 'miniflare';
 import { neonHttp } from '../adapters/neon-http/index.js';
 import { createNeonLocal, type NeonLocal } from '../adapters/neon-local/index.js';
 import { migrate } from '../src/migrate.js';
-import type { TickStats } from '../src/runner.js';
+import type { TickStats } from '../src/runner/runner.js';
 import { bundleWorker } from './bundle-worker.js';
 import {
   awaitEmailVerification,

@@ -66,8 +66,8 @@ export {
   definePeriodicJob,
   type PeriodicJob,
   type PeriodicJobDefinition,
-} from './periodic.js';
-export { defaultRetryPolicy, type RetryPolicy } from './retry-policy.js';
+} from './runner/periodic.js';
+export { defaultRetryPolicy, type RetryPolicy } from './runner/retry-policy.js';
 export {
   createRunner,
   type QueueOptions,
@@ -77,7 +77,7 @@ export {
   TickError,
   type TickOptions,
   type TickStats,
-} from './runner.js';
+} from './runner/runner.js';
 export {
   computeUniqueKey,
   DEFAULT_UNIQUE_STATES,

@@ -6,7 +6,7 @@ import type { Client } from './client.js';
 import type { StandardSchemaV1 } from './insert/standard-schema.js';
 import type { Job } from './job.js';
 import type { AnyJobKind, ArgsOf } from './job-kind.js';
-import type { RetryPolicy } from './retry-policy.js';
+import type { RetryPolicy } from './runner/retry-policy.js';
 
 export interface WorkerContext {
   /** Aborted when the job's timeout or the tick's deadline arrives. Pass it to fetch() etc. */

@@ -15,7 +15,7 @@ import { readWranglerConfig } from '../examples/wrangler-config.js';
 import { type Client, createClient } from '../src/client.js';
 import { createKick } from '../src/http/kick.js';
 import { migrate } from '../src/migrate.js';
-import type { TickStats } from '../src/runner.js';
+import type { TickStats } from '../src/runner/runner.js';
 import { createDatabase, DATABASE_URL } from './support/postgres.js';
 
 const SECRET = 'test-tick-secret';

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTickRoute } from '../adapters/vercel/index.js';
 import { createClient } from '../src/client.js';
 import { SIGNATURE_HEADER, signBody, signQStashToken } from '../src/http/http-auth.js';
-import { createRunner } from '../src/runner.js';
+import { createRunner } from '../src/runner/runner.js';
 import { defineWorker } from '../src/worker.js';
 import { type RiverSchema, riverSchema } from './support/river.js';
 

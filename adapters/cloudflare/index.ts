@@ -21,7 +21,7 @@
 
 import { Hono } from 'hono';
 import { createTickTrigger } from '../../src/http/tick-trigger.js';
-import type { Runner, TickStats } from '../../src/runner.js';
+import type { Runner, TickStats } from '../../src/runner/runner.js';
 
 /** The part of Workers' `ExecutionContext` Eddy uses. */
 export interface ExecutionContext {

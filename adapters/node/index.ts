@@ -11,7 +11,7 @@
  * ```
  */
 
-import type { Runner, TickStats } from '../../src/runner.js';
+import type { Runner, TickStats } from '../../src/runner/runner.js';
 
 export interface LoopOptions {
   /** Wait between ticks that found nothing to do. Default 1000 ms. */

@@ -17,7 +17,7 @@
  */
 
 import { createTickTrigger, type TriggerAuth } from '../../src/http/tick-trigger.js';
-import type { Runner } from '../../src/runner.js';
+import type { Runner } from '../../src/runner/runner.js';
 
 export interface TickRouteOptions {
   runner: Runner | (() => Runner);

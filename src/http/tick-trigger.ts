@@ -5,7 +5,7 @@
  */
 
 import { ValidationError } from '../errors.js';
-import { type Runner, TickError, type TickOptions } from '../runner.js';
+import { type Runner, TickError, type TickOptions } from '../runner/runner.js';
 import {
   SIGNATURE_HEADER,
   verifyBearer,

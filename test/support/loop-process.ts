@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { startLoop } from '../../adapters/node/index.js';
 import { nodePostgres } from '../../adapters/node-postgres/index.js';
-import { createRunner } from '../../src/runner.js';
+import { createRunner } from '../../src/runner/runner.js';
 import { defineWorker } from '../../src/worker.js';
 
 const [url, schema, shutdownMs] = process.argv.slice(2) as [string, string, string];

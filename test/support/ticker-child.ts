@@ -13,7 +13,7 @@ import { build } from 'esbuild';
 
 export type { TickerProcessOptions } from './ticker-process.js';
 
-import type { TickStats } from '../../src/runner.js';
+import type { TickStats } from '../../src/runner/runner.js';
 import type { TickerProcessOptions } from './ticker-process.js';
 
 /** The side table the child's worker writes, one row per execution. */

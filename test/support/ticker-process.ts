@@ -15,7 +15,7 @@
 import pg from 'pg';
 import { nodePostgres } from '../../adapters/node-postgres/index.js';
 import type { Driver } from '../../src/driver/driver.js';
-import { createRunner } from '../../src/runner.js';
+import { createRunner } from '../../src/runner/runner.js';
 import { JobClaimBatch } from '../../src/sql/job-claim.js';
 import * as recordStatements from '../../src/sql/job-complete.js';
 import { schemaPrefix } from '../../src/sql/schema.js';

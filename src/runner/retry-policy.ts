@@ -4,7 +4,7 @@
  * snoozes from lengthening the backoff.
  */
 
-import type { Job } from './job.js';
+import type { Job } from '../job.js';
 
 /** Milliseconds from now until the next attempt of a job that just failed. */
 export type RetryPolicy = (job: Job) => number;

@@ -5,9 +5,9 @@
  */
 
 import { CronExpressionParser } from 'cron-parser';
-import { ValidationError } from './errors.js';
-import type { InsertItem, InsertOptions } from './insert/prepare-job.js';
-import type { AnyJobKind } from './job-kind.js';
+import { ValidationError } from '../errors.js';
+import type { InsertItem, InsertOptions } from '../insert/prepare-job.js';
+import type { AnyJobKind } from '../job-kind.js';
 
 export type CatchUp = 'none' | 'latest' | 'all';
 

@@ -10,23 +10,23 @@
  * and again from 2 while budget, jobs and `maxJobs` last.
  */
 
-import { type Client, createClient, ifAbsentInserter } from './client.js';
-import { Database, decodeResult, encodeQuery } from './driver/database.js';
-import type { Driver, RawResult } from './driver/driver.js';
-import { EddyError, ValidationError } from './errors.js';
-import { executeBatch, type Outcome } from './execute-batch.js';
-import { type Job, rowToJob } from './job.js';
-import { type PeriodicJob, periodicInserts } from './periodic.js';
-import { JobClaimBatch } from './sql/job-claim.js';
-import { JobSetCompletedIfRunningMany, JobSetStateIfRunningMany } from './sql/job-complete.js';
+import { type Client, createClient, ifAbsentInserter } from '../client.js';
+import { Database, decodeResult, encodeQuery } from '../driver/database.js';
+import type { Driver, RawResult } from '../driver/driver.js';
+import { EddyError, ValidationError } from '../errors.js';
+import { type Job, rowToJob } from '../job.js';
+import { JobClaimBatch } from '../sql/job-claim.js';
+import { JobSetCompletedIfRunningMany, JobSetStateIfRunningMany } from '../sql/job-complete.js';
 import {
   JobDeleteFinalized,
   JobRescueExpired,
   JobScheduleDue,
   QueueTouchMany,
-} from './sql/maintenance.js';
-import { schemaPrefix } from './sql/schema.js';
-import type { Worker } from './worker.js';
+} from '../sql/maintenance.js';
+import { schemaPrefix } from '../sql/schema.js';
+import type { Worker } from '../worker.js';
+import { executeBatch, type Outcome } from './batch.js';
+import { type PeriodicJob, periodicInserts } from './periodic.js';
 
 export interface QueueOptions {
   /** Jobs of this queue running at once. Default: the runner's `concurrency`. */

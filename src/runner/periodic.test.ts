@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ValidationError } from './errors.js';
+import { ValidationError } from '../errors.js';
 import { definePeriodicJob, periodicInserts, slotKey } from './periodic.js';
 
 const at = (iso: string) => new Date(iso);

@@ -4,12 +4,12 @@
  * database (the runner records all outcomes in one statement).
  */
 
-import type { Client } from './client.js';
-import { formatIssuePath } from './insert/standard-schema.js';
-import type { AttemptError, Job } from './job.js';
-import { describeThrown, JobCancel, JobSnooze } from './job-outcome.js';
+import type { Client } from '../client.js';
+import { formatIssuePath } from '../insert/standard-schema.js';
+import type { AttemptError, Job } from '../job.js';
+import { describeThrown, JobCancel, JobSnooze } from '../job-outcome.js';
+import type { Worker, WorkerContext } from '../worker.js';
 import { defaultRetryPolicy } from './retry-policy.js';
-import type { Worker, WorkerContext } from './worker.js';
 
 export type Outcome =
   | { type: 'completed' }
