@@ -21,12 +21,13 @@
  *   state running, attempt + 1, claim token appended to attempted_by, same RETURNING columns)
  *   and one batched, token-fenced complete over `unnest(ids, tokens)`. Nothing is decoded but
  *   the ids and tokens.
- * - pg-boss 10, tuned for throughput: BENCH_PGBOSS_LOOPS (default 2; 4 was slower) loops of
+ * - pg-boss 12, tuned for throughput: BENCH_PGBOSS_LOOPS (default 2; 4 was slower) loops of
  *   `fetch(queue, { batchSize: 1000 })` + `complete(queue, ids)` on a pool of 4. (Its `work()` waits at least
- *   `pollingIntervalSeconds` (≥ 0.5 s) between batches; the bare fetch/complete loop has no
- *   such pause, so it is pg-boss's fastest documented path.) `supervise: false`,
- *   `schedule: false` so no maintenance competes.
- * - graphile-worker 0.17 `run()`, tuned for throughput per its performance docs: concurrency
+ *   `pollingIntervalSeconds` (≥ 0.5 s) between batches unless `burstWhenBatchFull` is on;
+ *   the bare fetch/complete loop never pauses, so it is pg-boss's fastest documented path.)
+ *   `supervise: false`, `schedule: false` and `registerInstance: false` so no maintenance,
+ *   cron polling or instance heartbeat competes.
+ * - graphile-worker 0.18 `run()`, tuned for throughput per its performance docs: concurrency
  *   BENCH_GW_CONCURRENCY (default 16), `localQueue.size` BENCH_GW_LOCAL_QUEUE (default 500),
  *   `completeJobBatchDelay: 0`, `failJobBatchDelay: 0`, pool of concurrency + 2 (16/500 beat
  *   32/1000 and 8/200 here).
@@ -44,7 +45,7 @@
 
 import { type Runner as GraphileRunner, run, runMigrations, runOnce } from 'graphile-worker';
 import pg from 'pg';
-import PgBoss from 'pg-boss';
+import { PgBoss } from 'pg-boss';
 import { nodePostgres } from '../adapters/node-postgres/index.js';
 import { migrate } from '../src/migrate.js';
 import { createRunner } from '../src/runner/runner.js';
@@ -55,6 +56,7 @@ import {
   dropCreated,
   fmt,
   freshSchema,
+  ignoreIdleErrors,
   printTable,
   quietGraphileLogger,
   round,
@@ -285,6 +287,7 @@ async function pgBoss(): Promise<Contender> {
     max: 4,
     supervise: false,
     schedule: false,
+    registerInstance: false,
   });
   boss.on('error', (error) => console.error(`pg-boss: ${error.message}`));
   await boss.start();
@@ -295,10 +298,9 @@ async function pgBoss(): Promise<Contender> {
     async round() {
       await db.executeSql(`TRUNCATE ${schema}.job`, []);
       const chunk = Array.from({ length: BATCH }, (_, i) => ({
-        name: KIND,
         data: { user_id: 100_000 + i, email: `user-${i}@example.com`, template: 'welcome' },
       }));
-      for (let seeded = 0; seeded < JOBS; seeded += BATCH) await boss.insert(chunk);
+      for (let seeded = 0; seeded < JOBS; seeded += BATCH) await boss.insert(KIND, chunk);
       await db.executeSql(`ANALYZE ${schema}.job`, []);
       await settle();
       const result = await timed('pg-boss', JOBS, async () => {
@@ -322,7 +324,7 @@ async function pgBoss(): Promise<Contender> {
       if (rows[0].left !== 0) throw new Error(`pg-boss: ${rows[0].left} jobs not completed`);
       return result;
     },
-    close: () => boss.stop({ graceful: false, wait: true }),
+    close: () => boss.stop({ graceful: false }),
   };
 }
 
@@ -346,8 +348,7 @@ async function graphileLeft(db: pg.Pool, schema: string): Promise<number> {
 
 async function graphileSchema(label: string): Promise<{ schema: string; db: pg.Pool }> {
   const schema = await freshSchema(label);
-  const db = pool(GW_CONCURRENCY + 2);
-  db.on('error', () => undefined);
+  const db = ignoreIdleErrors(pool(GW_CONCURRENCY + 2));
   await runMigrations({ pgPool: db, schema, logger: quietGraphileLogger });
   return { schema, db };
 }

@@ -18,9 +18,10 @@
  * - Eddy: `createClient({ driver: nodePostgres(pool), schema })`, `insert` / `insertMany`
  *   (one statement per call, validated, returning each inserted job, as users get it; these
  *   jobs have no unique key, so Eddy sends its plain INSERT without ON CONFLICT).
- * - pg-boss 10: `send(name, data)` / `insert(jobs)` on a created queue; `supervise: false`
- *   and `schedule: false` so no maintenance or cron polling competes with the inserts.
- * - graphile-worker 0.17: WorkerUtils over the same kind of pool, `addJob` / `addJobs` (its
+ * - pg-boss 12: `send(name, data)` / `insert(name, jobs)` on a created queue; `supervise: false`,
+ *   `schedule: false` and `registerInstance: false` so no maintenance, cron polling or instance
+ *   heartbeat competes with the inserts.
+ * - graphile-worker 0.18: WorkerUtils over the same kind of pool, `addJob` / `addJobs` (its
  *   bulk `add_jobs` SQL function, as documented for batch enqueueing).
  * - bare SQL into the same River `river_job` table: a plain parameterised
  *   `INSERT ... VALUES ($1, $2, $3)` for single, `INSERT ... SELECT FROM unnest($1, $2)` for
@@ -29,7 +30,7 @@
 
 import { makeWorkerUtils, type WorkerUtils } from 'graphile-worker';
 import pg from 'pg';
-import PgBoss from 'pg-boss';
+import { PgBoss } from 'pg-boss';
 import { nodePostgres } from '../adapters/node-postgres/index.js';
 import { createClient } from '../src/client.js';
 import { migrate } from '../src/migrate.js';
@@ -39,6 +40,7 @@ import {
   dropCreated,
   fmt,
   freshSchema,
+  ignoreIdleErrors,
   measure,
   printTable,
   quietGraphileLogger,
@@ -131,11 +133,12 @@ async function pgBoss(): Promise<Contender> {
     max: POOL_SIZE,
     supervise: false,
     schedule: false,
+    registerInstance: false,
   });
   boss.on('error', (error) => console.error(`pg-boss: ${error.message}`));
   await boss.start();
   await boss.createQueue(KIND);
-  const jobs = payloads.map((data) => ({ name: KIND, data }));
+  const jobs = payloads.map((data) => ({ data }));
   const db = boss.getDb();
   return {
     name: 'pg-boss',
@@ -144,17 +147,17 @@ async function pgBoss(): Promise<Contender> {
       return 1;
     },
     bulk: async () => {
-      await boss.insert(jobs);
+      await boss.insert(KIND, jobs);
       return jobs.length;
     },
     reset: () => db.executeSql(`TRUNCATE ${schema}.job`, []).then(() => undefined),
-    close: () => boss.stop({ graceful: false, wait: true }),
+    close: () => boss.stop({ graceful: false }),
   };
 }
 
 async function graphile(): Promise<Contender> {
   const schema = await freshSchema('graphile');
-  const pool = newPool();
+  const pool = ignoreIdleErrors(newPool());
   const utils: WorkerUtils = await makeWorkerUtils({
     pgPool: pool,
     schema,

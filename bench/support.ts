@@ -113,3 +113,14 @@ export function round(n: number, digits = 2): number {
 export const quietGraphileLogger = new Logger(() => (level, message) => {
   if (level === 'error') console.error(`graphile-worker: ${message}`);
 });
+
+/**
+ * Error handlers on a pool handed to graphile-worker, on the pool and on each client (0.18 warns
+ * about, and installs its own for, a pool without both). A dropped idle connection must not
+ * crash the benchmark; an error during a query still rejects that query.
+ */
+export function ignoreIdleErrors(pool: pg.Pool): pg.Pool {
+  pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
+  return pool;
+}

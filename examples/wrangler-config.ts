@@ -1,12 +1,13 @@
 /**
- * Reads the root `wrangler.toml` for the demo, the size check and the Miniflare tests. Only the
- * TOML this project's file uses: top-level and `[table]` keys with string, boolean, number and
- * string-array values (arrays may span lines), and `#` comments. No TOML package is needed.
+ * Reads the root `wrangler.toml` for the demo, the size check and the Miniflare tests, with
+ * smol-toml (a devDependency: examples are not published), and picks the settings that running
+ * the Worker locally needs.
  */
 
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parse, TomlDate, TomlError, type TomlTable, type TomlValue } from 'smol-toml';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const WRANGLER_TOML = resolve(ROOT, 'wrangler.toml');
@@ -21,98 +22,52 @@ export interface WranglerConfig {
   vars: Record<string, string>;
 }
 
-type Value = string | number | boolean | string[];
-
-/** Strips a trailing `# comment` outside of quoted strings. */
-function stripComment(line: string): string {
-  let quote: string | undefined;
-  for (let i = 0; i < line.length; i++) {
-    const ch = line[i];
-    if (quote) {
-      if (ch === '\\' && quote === '"') i++;
-      else if (ch === quote) quote = undefined;
-    } else if (ch === '"' || ch === "'") quote = ch;
-    else if (ch === '#') return line.slice(0, i);
+/** Parses a TOML document (any TOML 1.0); a syntax error names the file, line and column. */
+export function parseToml(text: string, file = 'wrangler.toml'): TomlTable {
+  try {
+    return parse(text);
+  } catch (error) {
+    if (error instanceof TomlError) {
+      throw new Error(`${file}:${error.line}:${error.column}: ${error.message}`, { cause: error });
+    }
+    throw error;
   }
-  return line;
 }
 
-function parseValue(text: string, where: string): Value {
-  const value = text.trim();
-  if (value.startsWith('[')) {
-    const inner = value.slice(1, value.lastIndexOf(']'));
-    return inner
-      .split(',')
-      .map((item) => item.trim())
-      .filter((item) => item !== '')
-      .map((item) => {
-        const parsed = parseValue(item, where);
-        if (typeof parsed !== 'string') throw new Error(`${where}: only string arrays are read`);
-        return parsed;
-      });
+function table(value: TomlValue | undefined, where: string): TomlTable {
+  if (value === undefined) return {};
+  if (typeof value === 'object' && !Array.isArray(value) && !(value instanceof TomlDate)) {
+    return value;
   }
-  if (value.startsWith('"')) return JSON.parse(value) as string;
-  if (value.startsWith("'")) return value.slice(1, -1);
-  if (value === 'true' || value === 'false') return value === 'true';
-  const number = Number(value);
-  if (value !== '' && Number.isFinite(number)) return number;
-  throw new Error(`${where}: cannot read value ${value}`);
+  throw new Error(`${where} must be a table`);
 }
 
-/** Parses the subset of TOML described above into `{ table: { key: value } }` ('' = top level). */
-export function parseToml(
-  text: string,
-  file = 'wrangler.toml',
-): Record<string, Record<string, Value>> {
-  const tables: Record<string, Record<string, Value>> = { '': {} };
-  let table = '';
-  const lines = text.split(/\r?\n/);
-  for (let i = 0; i < lines.length; i++) {
-    let line = stripComment(lines[i] as string).trim();
-    if (line === '') continue;
-    const where = `${file}:${i + 1}`;
-    const header = /^\[([A-Za-z0-9_.-]+)\]$/.exec(line);
-    if (header) {
-      table = header[1] as string;
-      tables[table] ??= {};
-      continue;
-    }
-    const eq = line.indexOf('=');
-    if (eq < 0) throw new Error(`${where}: expected key = value`);
-    // An array may continue over the next lines until its closing bracket.
-    while (
-      line
-        .slice(eq + 1)
-        .trim()
-        .startsWith('[') &&
-      !line.includes(']') &&
-      i + 1 < lines.length
-    ) {
-      line += ` ${stripComment(lines[++i] as string).trim()}`;
-    }
-    const key = line
-      .slice(0, eq)
-      .trim()
-      .replace(/^"(.*)"$/, '$1');
-    (tables[table] as Record<string, Value>)[key] = parseValue(line.slice(eq + 1), where);
-  }
-  return tables;
+function strings(value: TomlValue | undefined, where: string): string[] {
+  if (value === undefined) return [];
+  if (Array.isArray(value) && value.every((item): item is string => typeof item === 'string'))
+    return value;
+  throw new Error(`${where} must be an array of strings`);
 }
 
 /** The settings of `wrangler.toml` that running the Worker locally needs. */
 export function readWranglerConfig(path = WRANGLER_TOML): WranglerConfig {
-  const tables = parseToml(readFileSync(path, 'utf8'), path);
-  const top = tables[''] ?? {};
-  const strings = (value: Value | undefined): string[] => (Array.isArray(value) ? value : []);
+  const top = parseToml(readFileSync(path, 'utf8'), path);
   const vars: Record<string, string> = {};
-  for (const [key, value] of Object.entries(tables.vars ?? {})) vars[key] = String(value);
+  for (const [key, value] of Object.entries(table(top.vars, `${path}: [vars]`))) {
+    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
+      throw new Error(`${path}: vars.${key} must be a string, number or boolean`);
+    }
+    vars[key] = String(value);
+  }
   if (typeof top.main !== 'string') throw new Error(`${path}: main is required`);
+  const date = top.compatibility_date;
   return {
     name: typeof top.name === 'string' ? top.name : 'worker',
     main: resolve(dirname(path), top.main),
-    compatibilityDate: String(top.compatibility_date ?? '2025-01-01'),
-    compatibilityFlags: strings(top.compatibility_flags),
-    crons: strings(tables.triggers?.crons),
+    // A bare TOML date (compatibility_date = 2025-10-01) reads as the same YYYY-MM-DD.
+    compatibilityDate: date instanceof TomlDate ? date.toISOString() : String(date ?? '2025-01-01'),
+    compatibilityFlags: strings(top.compatibility_flags, `${path}: compatibility_flags`),
+    crons: strings(table(top.triggers, `${path}: [triggers]`).crons, `${path}: triggers.crons`),
     vars,
   };
 }

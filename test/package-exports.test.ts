@@ -1,6 +1,7 @@
 /**
  * The published surface: every adapter folder has its `exports` entry (and nothing points at a
- * folder that does not exist), and the core never imports Node built-ins or driver packages.
+ * folder that does not exist), `eddy/driver` exposes the driver seam, packages only some entry
+ * points need are optional peers, and the core never imports Node built-ins or driver packages.
  */
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -43,10 +44,33 @@ describe('package exports', () => {
   });
 
   it('has no export entry without its folder', () => {
+    const coreEntries: Record<string, string> = { './driver': 'src/driver/index.ts' };
     const adapterEntries = Object.keys(pkg.exports).filter(
-      (key) => key !== '.' && !key.includes('*') && key !== './package.json',
+      (key) =>
+        key !== '.' && !key.includes('*') && key !== './package.json' && !(key in coreEntries),
     );
     for (const key of adapterEntries) expect(adapterFolders).toContain(key.slice(2));
+    for (const [key, source] of Object.entries(coreEntries)) {
+      expect(pkg.exports[key], key).toBeDefined();
+      expect(statSync(join(root, source)).isFile()).toBe(true);
+    }
+  });
+
+  it('exports the driver seam as eddy/driver, with types', () => {
+    expect(pkg.exports['./driver']).toEqual({
+      types: './dist/src/driver/index.d.ts',
+      import: './dist/src/driver/index.js',
+    });
+    expect(statSync(join(root, 'src', 'driver', 'index.ts')).isFile()).toBe(true);
+  });
+
+  it('keeps hono and ws optional peer dependencies, installed only for the tests', () => {
+    for (const name of ['hono', 'ws']) {
+      expect(pkg.dependencies?.[name], name).toBeUndefined();
+      expect(pkg.peerDependencies?.[name], name).toBeDefined();
+      expect(pkg.peerDependenciesMeta?.[name]?.optional, name).toBe(true);
+      expect(pkg.devDependencies?.[name], name).toBeDefined();
+    }
   });
 
   it('keeps driver packages optional peer dependencies, never bundled dependencies', () => {

@@ -12,6 +12,17 @@ const USAGE = `Usage:
                                                     protocols locally (embedded PGlite without a URL)
 `;
 
+/**
+ * The bare package a failed `import` could not find (Node's ERR_MODULE_NOT_FOUND), if that is
+ * what failed: `eddy neon-local` needs `ws` and `pg` (and PGlite without a URL), optional peer
+ * dependencies that `eddy migrate` must work without, so they are loaded only when it runs.
+ */
+function missingPackage(error: unknown): string | undefined {
+  if ((error as { code?: unknown } | null)?.code !== 'ERR_MODULE_NOT_FOUND') return undefined;
+  // "Cannot find package 'ws' imported from /…/adapters/neon-local/index.js"
+  return /Cannot find package '((?:@[^/']+\/)?[^/']+)'/.exec((error as Error).message)?.[1];
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -19,10 +30,18 @@ async function main(argv: string[]): Promise<number> {
       const { runMigrateCommand } = await import('./migrate-command.js');
       return runMigrateCommand(rest);
     }
-    case 'neon-local': {
-      const { runNeonLocalCommand } = await import('../neon-local/command.js');
-      return runNeonLocalCommand(rest);
-    }
+    case 'neon-local':
+      try {
+        const { runNeonLocalCommand } = await import('../neon-local/command.js');
+        return await runNeonLocalCommand(rest);
+      } catch (error) {
+        const missing = missingPackage(error);
+        if (missing === undefined) throw error;
+        process.stderr.write(
+          `eddy neon-local needs the ${missing} package: npm install ${missing}\n`,
+        );
+        return 1;
+      }
     case undefined:
     case 'help':
     case '--help':
