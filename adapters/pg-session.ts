@@ -4,7 +4,7 @@
  * drift apart. Typed structurally: this file imports no driver package.
  */
 
-import type { Driver, QueryOptions, RawResult, Statement } from '../src/driver/driver.js';
+import type { Driver, QueryOptions, RawResult } from '../src/driver/index.js';
 import { withSavepoint } from './savepoint.js';
 
 interface PgQueryConfig {
@@ -93,12 +93,6 @@ function toRaw(result: PgResult): RawResult {
   };
 }
 
-async function runAll(client: PgClientLike, statements: readonly Statement[]) {
-  const results: RawResult[] = [];
-  for (const s of statements) results.push(await run(client, s.text, s.params, s));
-  return results;
-}
-
 /** Serialises work on a single connection so a BEGIN…COMMIT never interleaves with other work. */
 class Mutex {
   private tail: Promise<void> = Promise.resolve();
@@ -137,13 +131,6 @@ function transactionDriver(name: string, client: PgClientLike): Driver {
     name,
     capabilities: { interactiveTransactions: true, inTransaction: true },
     query: (text, params = [], options) => mutex.lock(() => run(client, text, params, options)),
-    batch: (statements) =>
-      mutex.lock(() =>
-        withSavepoint(
-          (sql) => run(client, sql, []),
-          () => runAll(client, statements),
-        ),
-      ),
     transaction: (fn) =>
       mutex.lock(() =>
         withSavepoint(
@@ -157,8 +144,9 @@ function transactionDriver(name: string, client: PgClientLike): Driver {
 
 /**
  * Builds a `Driver` over a pg-compatible Pool, Client or PoolClient.
- * A Pool checks out one connection per batch or transaction; a Client is used directly and
- * serialised; a client inside the caller's transaction uses savepoints.
+ * A Pool checks out one connection per transaction (a batch is one, see `Database.batch`); a
+ * Client is used directly and serialised; a client inside the caller's transaction uses
+ * savepoints.
  */
 export function pgSession(
   name: string,
@@ -185,7 +173,6 @@ export function pgSession(
       name,
       capabilities: { interactiveTransactions: true, inTransaction: false },
       query: (text, params = [], options) => run(pool, text, params, options),
-      batch: (statements) => checkout((c) => withTransaction(c, () => runAll(c, statements))),
       transaction: (fn) =>
         checkout((c) => withTransaction(c, () => fn(transactionDriver(name, c)))),
     };
@@ -195,8 +182,6 @@ export function pgSession(
     name,
     capabilities: { interactiveTransactions: true, inTransaction: false },
     query: (text, params = [], options) => mutex.lock(() => run(client, text, params, options)),
-    batch: (statements) =>
-      mutex.lock(() => withTransaction(client, () => runAll(client, statements))),
     transaction: (fn) =>
       mutex.lock(() => withTransaction(client, () => fn(transactionDriver(name, client)))),
   };

@@ -4,7 +4,7 @@
  * keeps values a driver parsed itself and decodes the ones left as text.
  */
 
-import type { RawResult } from '../src/driver/driver.js';
+import type { RawResult } from '../src/driver/index.js';
 
 interface BuilderResult {
   rows?: unknown[];

@@ -1,9 +1,43 @@
 /**
  * Every error Eddy throws is an `EddyError`. Messages say what to do about it; a driver's own
  * error is kept as `cause`.
+ *
+ * Recognise them with `isEddyError(e)` (or a subclass's `is…` function) rather than
+ * `instanceof`: with two copies of the package installed (a workspace, a bundled dependency),
+ * `instanceof` fails across them; the brand, a `Symbol.for` key, is shared.
  */
+
+import type { TickStats } from './runner/runner.js';
+
+const BRAND = Symbol.for('eddy.error');
+
+/** The brand's value is the error's kind, so subclasses can be told apart across copies too. */
+function branded(value: unknown, kind?: string): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  const brand = (value as { [BRAND]?: unknown })[BRAND];
+  return Array.isArray(brand) && (kind === undefined || brand.includes(kind));
+}
+
+/**
+ * Adds a kind to an error's brand. Each class names itself in its constructor, as a literal,
+ * so the brand survives minifiers that rename classes.
+ */
+export function brand(error: object, kind: string): void {
+  const target = error as { [BRAND]?: string[] };
+  target[BRAND] = [...(target[BRAND] ?? []), kind];
+}
+
 export class EddyError extends Error {
   override name = 'EddyError';
+  constructor(message?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    brand(this, 'EddyError');
+  }
+}
+
+/** Whether `value` is an `EddyError` from any copy of Eddy. */
+export function isEddyError(value: unknown): value is EddyError {
+  return branded(value, 'EddyError');
 }
 
 /** Input that Eddy refuses before anything reaches the database. */
@@ -13,13 +47,31 @@ export class ValidationError extends EddyError {
   readonly issues: readonly { path: string; message: string }[];
   constructor(message: string, issues: readonly { path: string; message: string }[] = []) {
     super(message);
+    brand(this, 'ValidationError');
     this.issues = issues;
   }
+}
+
+/**
+ * Throws a `ValidationError` for one bad value: `path` says where it is (`args.email`,
+ * `priority`), `message` what is wrong, `where` which call refused it (`insert(send_email)`).
+ */
+export function invalid(path: string, message: string, where?: string): never {
+  throw new ValidationError(`${where ? `${where}: ` : ''}${path} ${message}`, [{ path, message }]);
+}
+
+/** Whether `value` is a `ValidationError` from any copy of Eddy. */
+export function isValidationError(value: unknown): value is ValidationError {
+  return branded(value, 'ValidationError');
 }
 
 /** The driver cannot do what was asked (for example an interactive transaction over HTTP). */
 export class UnsupportedError extends EddyError {
   override name = 'UnsupportedError';
+  constructor(message?: string, options?: { cause?: unknown }) {
+    super(message, options);
+    brand(this, 'UnsupportedError');
+  }
 }
 
 /** Details Postgres attaches to an error, when the driver reports them. */
@@ -48,6 +100,7 @@ export class DatabaseError extends EddyError {
   readonly severity: string | undefined;
   constructor(message: string, fields: DatabaseErrorFields, options?: { cause?: unknown }) {
     super(message, options);
+    brand(this, 'DatabaseError');
     this.code = fields.code;
     this.detail = fields.detail;
     this.hint = fields.hint;
@@ -75,7 +128,7 @@ function pick(source: Record<string, unknown>, ...keys: string[]): string | unde
  * slightly differently (`constraint` vs `constraint_name`); this is the one place that knows.
  */
 export function toDatabaseError(error: unknown, driverName: string): EddyError {
-  if (error instanceof EddyError) return error;
+  if (isEddyError(error)) return error;
   const source = (typeof error === 'object' && error !== null ? error : {}) as Record<
     string,
     unknown
@@ -96,4 +149,30 @@ export function toDatabaseError(error: unknown, driverName: string): EddyError {
     },
     { cause: error },
   );
+}
+
+/** Whether `value` is a `DatabaseError` from any copy of Eddy. */
+export function isDatabaseError(value: unknown): value is DatabaseError {
+  return branded(value, 'DatabaseError');
+}
+
+/**
+ * A tick could not record outcomes (or claim); the jobs it holds will be rescued when their
+ * lease passes. `stats` says what the tick did before it failed.
+ */
+export class TickError extends EddyError {
+  override name = 'TickError';
+  constructor(
+    message: string,
+    readonly stats: TickStats,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    brand(this, 'TickError');
+  }
+}
+
+/** Whether `value` is a `TickError` from any copy of Eddy. */
+export function isTickError(value: unknown): value is TickError {
+  return branded(value, 'TickError');
 }

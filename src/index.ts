@@ -1,6 +1,7 @@
 /**
  * Eddy's core: River-compatible jobs for serverless runtimes. Drivers and runtimes live in their
- * own entry points (`eddy/node-postgres`, `eddy/neon-http`, …).
+ * own entry points (`eddy/node-postgres`, `eddy/neon-http`, `eddy/cloudflare`, …); the driver
+ * seam, for adapter authors, is `eddy/driver` (unstable).
  */
 
 export {
@@ -8,29 +9,24 @@ export {
   type ClientOptions,
   createClient,
   type InsertedJob,
+  type Inserter,
   type InsertManyItem,
   type InsertResult,
   type PreparedInsert,
 } from './client.js';
-export { Database, type Query, type Result, type Row } from './driver/database.js';
-export type { Driver, DriverCapabilities, Field, RawResult, Statement } from './driver/driver.js';
-export { decodeValue, encodeParam, type Param, parseTimestamp } from './driver/values.js';
 export {
   DatabaseError,
   type DatabaseErrorFields,
   EddyError,
+  isDatabaseError,
+  isEddyError,
+  isTickError,
+  isValidationError,
+  TickError,
   UnsupportedError,
   ValidationError,
 } from './errors.js';
-export {
-  SIGNATURE_HEADER,
-  signBody,
-  signQStashToken,
-  timingSafeEqual,
-  verifyBearer,
-  verifyBodySignature,
-  verifyQStashSignature,
-} from './http/http-auth.js';
+export { SIGNATURE_HEADER, signBody } from './http/http-auth.js';
 export { createKick, type Kick, type KickOptions } from './http/kick.js';
 export {
   createTickTrigger,
@@ -38,10 +34,10 @@ export {
   type TriggerAuth,
   type TriggerContext,
 } from './http/tick-trigger.js';
-export { isRawJson, type RawJson, rawJson } from './insert/json-args.js';
+export { type RawJson, rawJson } from './insert/json-args.js';
 export type { InsertOptions } from './insert/prepare-job.js';
 export type { StandardSchemaV1 } from './insert/standard-schema.js';
-export { type AttemptError, JOB_STATES, type Job, type JobState } from './job.js';
+export type { AttemptError, Job, JobState } from './job.js';
 export {
   type AnyJobKind,
   type ArgsOf,
@@ -50,17 +46,19 @@ export {
   type JobDefaults,
   type JobKind,
 } from './job-kind.js';
-export { JobCancel, JobSnooze } from './job-outcome.js';
+export { isJobCancel, isJobSnooze, JobCancel, JobSnooze } from './job-outcome.js';
 export {
   getMigrationVersion,
   LATEST_MIGRATION_VERSION,
-  MIGRATIONS,
   type MigrateOptions,
   type MigrateResult,
-  type Migration,
   migrate,
   migrationSql,
 } from './migrate.js';
+export {
+  type InvocationLimits,
+  invocationDeadlines,
+} from './runner/deadlines.js';
 export {
   type CatchUp,
   definePeriodicJob,
@@ -74,7 +72,6 @@ export {
   type RetentionOptions,
   type Runner,
   type RunnerOptions,
-  TickError,
   type TickOptions,
   type TickStats,
 } from './runner/runner.js';

@@ -2,6 +2,7 @@
  * Job kinds: declared once with a schema for their args, shared by producers and workers.
  */
 
+import { invalid } from './errors.js';
 import type { StandardSchemaV1 } from './insert/standard-schema.js';
 import type { UniqueOptions } from './unique/unique-key.js';
 
@@ -58,10 +59,12 @@ export function defineJobKind<const Name extends string, Input, Output>(
   definition: { kind: Name; args: StandardSchemaV1<Input, Output> } & JobDefaults,
 ): JobKind<Name, Output, Input> {
   const { kind, args, ...defaults } = definition;
-  if (!args || typeof args !== 'object' || !('~standard' in args)) {
-    throw new TypeError(
-      `defineJobKind('${kind}'): args must be a Standard Schema (a zod, valibot or arktype schema)`,
-    );
+  const where = `defineJobKind('${String(kind)}')`;
+  if (typeof kind !== 'string' || kind.length === 0)
+    invalid('kind', 'must be a non-empty string', where);
+  // arktype's schemas are functions.
+  if (!args || (typeof args !== 'object' && typeof args !== 'function') || !('~standard' in args)) {
+    invalid('args', 'must be a Standard Schema (a zod, valibot or arktype schema)', where);
   }
   return Object.freeze({ kind, args, defaults: Object.freeze({ ...defaults }) });
 }

@@ -1,17 +1,37 @@
 /**
  * How a worker says something other than "done" or "failed": throw one of these (or call
  * `ctx.snooze()` / `ctx.cancel()`, which throw them for you). They mirror River's JobSnooze and
- * JobCancel.
+ * JobCancel. `Outcome` is what the runner makes of an attempt, and records.
  */
+
+import { ValidationError } from './errors.js';
+import type { AttemptError } from './job.js';
+
+/** How an attempt ended, as the runner records it (`ops/record-outcomes.ts`). */
+export type Outcome =
+  | { type: 'completed' }
+  | { type: 'retry'; delayMs: number; error: AttemptError }
+  | { type: 'discard'; error: AttemptError }
+  | { type: 'cancel'; error: AttemptError }
+  | { type: 'snooze'; delayMs: number }
+  /** Claimed but never started: handed back with its attempt restored. */
+  | { type: 'release' };
+
+// Recognised by brand, not `instanceof`: a worker may throw the class of another copy of Eddy
+// (a workspace, a bundled dependency), and its snooze must still be a snooze.
+const SNOOZE = Symbol.for('eddy.JobSnooze');
+const CANCEL = Symbol.for('eddy.JobCancel');
 
 /** Try again later without counting an attempt or an error. */
 export class JobSnooze extends Error {
   override name = 'JobSnooze';
+  readonly [SNOOZE] = true;
   constructor(readonly delayMs: number) {
     super(`snoozed for ${delayMs} ms`);
     if (!Number.isFinite(delayMs) || delayMs < 0) {
-      throw new RangeError(
+      throw new ValidationError(
         `JobSnooze: delay must be a non-negative number of milliseconds (got ${delayMs})`,
+        [{ path: 'delayMs', message: 'must be a non-negative number of milliseconds' }],
       );
     }
   }
@@ -20,11 +40,30 @@ export class JobSnooze extends Error {
 /** Stop for good: the job is cancelled, the reason recorded as its last error. */
 export class JobCancel extends Error {
   override name = 'JobCancel';
+  readonly [CANCEL] = true;
   constructor(reason: string | Error = 'cancelled by worker') {
     super(typeof reason === 'string' ? reason : reason.message, {
       cause: typeof reason === 'string' ? undefined : reason,
     });
   }
+}
+
+/** Whether a worker threw a `JobSnooze` (of any copy of Eddy). */
+export function isJobSnooze(value: unknown): value is JobSnooze {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { [SNOOZE]?: unknown })[SNOOZE] === true
+  );
+}
+
+/** Whether a worker threw a `JobCancel` (of any copy of Eddy). */
+export function isJobCancel(value: unknown): value is JobCancel {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { [CANCEL]?: unknown })[CANCEL] === true
+  );
 }
 
 /**

@@ -18,24 +18,15 @@ import type { Driver } from './driver/driver.js';
 import { assertSchemaName, quoteIdentifier } from './driver/schema-name.js';
 import { DatabaseError, EddyError, UnsupportedError, ValidationError } from './errors.js';
 import {
+  applyMigration,
   MIGRATION_LINE,
-  migrationAppliedGet,
-  migrationApplyIfMissing,
-  migrationIsolation,
-  migrationLockAndScope,
-  migrationTargetGet,
-  migrationVersionsGetAssumingMain,
-  migrationVersionsGetByLine,
-} from './sql/migrate.js';
-import { type Migration, migrations } from './sql/migrations.generated.js';
-
-export type { Migration } from './sql/migrations.generated.js';
+  type Migration,
+  migrations,
+  readMigrationTarget,
+} from './ops/migrations.js';
 
 /** The newest version of River's `main` line that Eddy ships (7). */
 export const LATEST_MIGRATION_VERSION: number = migrations.length;
-
-/** Every migration, in order. */
-export const MIGRATIONS: readonly Migration[] = migrations;
 
 export interface MigrateOptions {
   /**
@@ -76,7 +67,7 @@ export async function migrate(
     );
   }
   const db = new Database(driver);
-  const target = await readTarget(db, schemaOption);
+  const target = await readMigrationTarget(db, schemaOption);
   if (!target.schemaExists) throw missingSchema(target.schema);
 
   const recorded = new Set(target.versions);
@@ -104,7 +95,7 @@ export async function getMigrationVersion(
   options: { schema?: string } = {},
 ): Promise<number> {
   const schema = options.schema === undefined ? undefined : assertSchemaName(options.schema);
-  const target = await readTarget(new Database(driver), schema);
+  const target = await readMigrationTarget(new Database(driver), schema);
   return Math.max(0, ...target.versions);
 }
 
@@ -134,55 +125,15 @@ export function migrationSql(options: MigrateOptions = {}): string {
   return [header, ...versions].join('\n');
 }
 
-interface Target {
-  /** The schema, resolved from the session when not given. */
-  schema: string;
-  schemaExists: boolean;
-  /** Versions of line `main` recorded so far. */
-  versions: number[];
-}
-
-async function readTarget(db: Database, schema: string | undefined): Promise<Target> {
-  const { rows } = await db.query<{
-    schema: string | null;
-    schema_exists: boolean;
-    table_exists: boolean;
-    line_exists: boolean;
-  }>(migrationTargetGet, [schema ?? null]);
-  const row = rows[0];
-  if (!row?.schema) {
-    throw new EddyError(
-      'No schema to migrate: the session search_path names no existing schema; pass the schema option (--schema)',
-    );
-  }
-  if (!row.table_exists)
-    return { schema: row.schema, schemaExists: row.schema_exists, versions: [] };
-  const quoted = quoteIdentifier(row.schema);
-  const result = row.line_exists
-    ? await db.query<{ version: bigint }>(migrationVersionsGetByLine(quoted), [MIGRATION_LINE])
-    : await db.query<{ version: bigint }>(migrationVersionsGetAssumingMain(quoted));
-  return {
-    schema: row.schema,
-    schemaExists: true,
-    versions: result.rows.map((r) => Number(r.version)),
-  };
-}
-
 /** Applies one version in one transaction; false when another migrator got there first. */
 async function applyVersion(db: Database, schema: string, migration: Migration): Promise<boolean> {
   try {
-    const results = await db.batch([
-      { text: migrationIsolation },
-      { text: migrationLockAndScope, params: [schema, quoteIdentifier(schema)] },
-      { text: migrationApplyIfMissing(migration.version, migration.sql) },
-      { text: migrationAppliedGet },
-    ]);
-    return results[3]?.rows[0]?.applied === String(migration.version);
+    return await applyMigration(db, schema, migration);
   } catch (error) {
     // The transaction rolled back: nothing of ours was applied. The check after the lock turns
     // a race with another migrator into a skip; if a race still surfaced as an error, the
     // version is recorded now and this call has nothing left to do for it.
-    const now = await readTarget(db, schema).catch(() => undefined);
+    const now = await readMigrationTarget(db, schema).catch(() => undefined);
     if (now?.versions.includes(migration.version)) return false;
     throw migrationFailed(migration, error);
   }

@@ -3,6 +3,7 @@
  */
 
 import type { Client } from './client.js';
+import { invalid } from './errors.js';
 import type { StandardSchemaV1 } from './insert/standard-schema.js';
 import type { Job } from './job.js';
 import type { AnyJobKind, ArgsOf } from './job-kind.js';
@@ -71,15 +72,19 @@ export function defineWorker(
   work: WorkFunction<never>,
   options: WorkerOptions = {},
 ): Worker {
-  if (typeof work !== 'function')
-    throw new TypeError('defineWorker: work must be a function (job, ctx) => ...');
+  const name = typeof kind === 'string' ? kind : kind?.kind;
+  const where = `defineWorker(${typeof name === 'string' ? name : '?'})`;
+  if (typeof name !== 'string' || name.length === 0)
+    invalid('kind', 'must be a kind name or a kind from defineJobKind()', where);
+  if (typeof work !== 'function') invalid('work', 'must be a function (job, ctx) => ...', where);
   for (const key of ['timeoutMs', 'expectedRunMs'] as const) {
     const value = options[key];
     if (value !== undefined && (!Number.isFinite(value) || value < 0)) {
-      throw new RangeError(`defineWorker: ${key} must be a non-negative number of milliseconds`);
+      invalid(`options.${key}`, 'must be a non-negative number of milliseconds', where);
     }
   }
-  const name = typeof kind === 'string' ? kind : kind.kind;
+  if (options.retryPolicy !== undefined && typeof options.retryPolicy !== 'function')
+    invalid('options.retryPolicy', 'must be a function (job) => delay in ms', where);
   return Object.freeze({
     kind: name,
     schema: typeof kind === 'string' ? undefined : kind.args,

@@ -7,7 +7,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { neonQuery, readNeonInsert } from '../adapters/neon-http/index.js';
+import { neonInsert } from '../adapters/neon-http/index.js';
 import { createClient } from '../src/client.js';
 import { Database } from '../src/driver/database.js';
 import type { Driver } from '../src/driver/driver.js';
@@ -37,20 +37,33 @@ const syncAccount = defineJobKind({
   unique: { byArgs: ['accountId'] },
 });
 
-/** A real driver that counts the statements it is asked to run. */
+/**
+ * A real driver that counts the statements it is asked to run. A batch runs through the
+ * driver's own `batch` (Neon HTTP) or, for every other driver, its `transaction`: each counts.
+ */
 function counting(driver: Driver): Driver & { calls: number } {
-  const counted = {
+  const counted: Driver & { calls: number } = {
     ...driver,
     calls: 0,
-    query: (text: string, params?: readonly (string | null)[]) => {
+    query: (text, params) => {
       counted.calls++;
       return driver.query(text, params);
     },
-    batch: (statements: Parameters<Driver['batch']>[0]) => {
-      counted.calls++;
-      return driver.batch(statements);
-    },
   };
+  const batch = driver.batch?.bind(driver);
+  const transaction = driver.transaction?.bind(driver);
+  if (batch) {
+    counted.batch = (statements) => {
+      counted.calls++;
+      return batch(statements);
+    };
+  }
+  if (transaction) {
+    counted.transaction = (fn) => {
+      counted.calls++;
+      return transaction(fn);
+    };
+  }
   return counted;
 }
 
@@ -368,15 +381,17 @@ for (const setup of selectedSetups()) {
         it('commits the job with the user’s write, built with the user’s own sql function', async () => {
           const sql = open.neonSql as NonNullable<OpenDriver['neonSql']>;
           const eddy = createClient({ driver: open.driver, schema, kinds: [sendEmail] });
-          const enqueue = await eddy.prepareInsert(sendEmail, {
-            to: 'tx@example.com',
-            subject: 'in batch',
-          });
+          const enqueue = neonInsert(
+            sql,
+            await eddy.prepareInsertMany([
+              { kind: sendEmail, args: { to: 'tx@example.com', subject: 'in batch' } },
+            ]),
+          );
           const [, enqueued] = await sql.transaction([
             sql.query(`INSERT INTO ${jobs} (kind, args) VALUES ('user_write', '{}')`),
-            neonQuery(sql, enqueue),
+            enqueue.query,
           ]);
-          const [result] = readNeonInsert(enqueue, enqueued);
+          const [result] = enqueue.read(enqueued);
           expect(result).toMatchObject({
             skipped: false,
             job: { kind: 'send_email', state: 'available' },
@@ -389,12 +404,14 @@ for (const setup of selectedSetups()) {
         it('is gone when another statement of the batch fails', async () => {
           const sql = open.neonSql as NonNullable<OpenDriver['neonSql']>;
           const eddy = createClient({ driver: open.driver, schema, kinds: [sendEmail] });
-          const enqueue = await eddy.prepareInsert(sendEmail, {
-            to: 'tx@example.com',
-            subject: 'in batch',
-          });
+          const enqueue = neonInsert(
+            sql,
+            await eddy.prepareInsertMany([
+              { kind: sendEmail, args: { to: 'tx@example.com', subject: 'in batch' } },
+            ]),
+          );
           await expect(
-            sql.transaction([neonQuery(sql, enqueue), sql.query('SELECT 1/0')]),
+            sql.transaction([enqueue.query, sql.query('SELECT 1/0')]),
           ).rejects.toMatchObject({ code: '22012' });
           expect(await count()).toBe(0);
         });
@@ -403,12 +420,17 @@ for (const setup of selectedSetups()) {
           const sql = open.neonSql as NonNullable<OpenDriver['neonSql']>;
           const eddy = createClient({ driver: open.driver, schema, kinds: [syncAccount] });
           const first = await eddy.insert(syncAccount, { accountId: 'n1', region: 'eu' });
-          const dup = await eddy.prepareInsert(syncAccount, { accountId: 'n1', region: 'us' });
+          const dup = neonInsert(
+            sql,
+            await eddy.prepareInsertMany([
+              { kind: syncAccount, args: { accountId: 'n1', region: 'us' } },
+            ]),
+          );
           const [results] = await sql.transaction([
-            neonQuery(sql, dup),
+            dup.query,
             sql.query(`INSERT INTO ${jobs} (kind, args) VALUES ('after', '{}')`),
           ]);
-          expect(readNeonInsert(dup, results)[0]).toMatchObject({
+          expect(dup.read(results)[0]).toMatchObject({
             skipped: true,
             job: { id: first.job.id },
           });
@@ -424,7 +446,7 @@ for (const setup of selectedSetups()) {
         const eddy = createClient({ driver: open.driver, schema, kinds: [sendEmail] });
         await open.userTransaction(async (tx, run) => {
           await run(`INSERT INTO ${jobs} (kind, args) VALUES ('user_write', '{}')`);
-          await eddy.insertTx(tx, sendEmail, { to: 'tx@example.com', subject: 'in tx' });
+          await eddy.with(tx).insert(sendEmail, { to: 'tx@example.com', subject: 'in tx' });
           if (observer) {
             const seen = await observer.query(`SELECT count(*)::int AS c FROM ${jobs}`);
             expect(seen.rows[0].c).toBe(0);
@@ -440,7 +462,7 @@ for (const setup of selectedSetups()) {
         await expect(
           open.userTransaction(async (tx, run) => {
             await run(`INSERT INTO ${jobs} (kind, args) VALUES ('user_write', '{}')`);
-            await eddy.insertTx(tx, sendEmail, { to: 'tx@example.com', subject: 'in tx' });
+            await eddy.with(tx).insert(sendEmail, { to: 'tx@example.com', subject: 'in tx' });
             throw new Error('order failed');
           }),
         ).rejects.toThrow('order failed');
@@ -451,11 +473,11 @@ for (const setup of selectedSetups()) {
         if (!open.userTransaction) throw new Error('driver has no interactive transactions');
         const eddy = createClient({ driver: open.driver, schema, kinds: [syncAccount] });
         await open.userTransaction(async (tx, run) => {
-          await eddy.insertTx(tx, syncAccount, { accountId: 'x', region: 'eu' });
-          const dup = await eddy.insertTx(tx, syncAccount, { accountId: 'x', region: 'us' });
+          await eddy.with(tx).insert(syncAccount, { accountId: 'x', region: 'eu' });
+          const dup = await eddy.with(tx).insert(syncAccount, { accountId: 'x', region: 'us' });
           expect(dup.skipped).toBe(true);
           await expect(
-            eddy.insertTx(tx, syncAccount, { accountId: 7 } as any),
+            eddy.with(tx).insert(syncAccount, { accountId: 7 } as any),
           ).rejects.toBeInstanceOf(ValidationError);
           await run(`INSERT INTO ${jobs} (kind, args) VALUES ('after', '{}')`);
         });

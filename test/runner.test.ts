@@ -66,6 +66,50 @@ for (const setup of selectedSetups().filter((s) => s.sharedServer)) {
       }
     });
 
+    it('runs on an injected clock: claims what is due by it and stamps every time with it', async () => {
+      // A day ahead of the database's own clock: the clock alone makes these jobs due.
+      const at = new Date(Date.now() + 24 * 3600_000);
+      const clock = () => at;
+      const client = createClient({ driver, schema, now: clock });
+      const { job: queued } = await client.insert(greet, { name: 'clocked' });
+      expect(queued.createdAt.getTime()).toBe(at.getTime());
+      await client.insert(greet, { name: 'later' }, { scheduledAt: new Date(at.getTime() - 1000) });
+      const failing = defineJobKind({ kind: 'clocked_failure', args: z.object({}) });
+      await client.insert(failing, {});
+      const runner = createRunner({
+        driver,
+        schema,
+        workers: [
+          defineWorker(greet, async () => {}),
+          defineWorker(failing, async () => {
+            throw new Error('fails on the clock');
+          }),
+        ],
+        now: clock,
+      });
+      // Without the clock none of these is due yet (scheduled a day ahead): nothing claimed.
+      const unclocked = createRunner({
+        driver,
+        schema,
+        workers: [defineWorker(greet, async () => {})],
+      });
+      expect((await unclocked.tick({ budgetMs: 5000, maintenance: false })).claimed).toBe(0);
+      const stats = await runner.tick({ budgetMs: 5000 });
+      expect(stats).toMatchObject({ claimed: 3, completed: 2, retried: 1 });
+      const rows = await river.jobs();
+      for (const row of rows) {
+        expect(row.created_at.getTime()).toBe(at.getTime());
+        expect(row.attempted_at.getTime()).toBe(at.getTime());
+        if (row.kind === 'greet') expect(row.finalized_at.getTime()).toBe(at.getTime());
+      }
+      const failed = rows.find((row) => row.kind === 'clocked_failure') as (typeof rows)[number];
+      expect(failed.errors[0].at).toBe(at.toISOString());
+      // River's first backoff (1 s ±10 %) counted from the clock, not the database's now().
+      const delay = failed.scheduled_at.getTime() - at.getTime();
+      expect(delay).toBeGreaterThanOrEqual(900);
+      expect(delay).toBeLessThanOrEqual(1100);
+    });
+
     it('claims only kinds it has a worker for, from its queues, skipping paused ones', async () => {
       const runner = createRunner({
         driver: driver,

@@ -20,8 +20,12 @@
  */
 
 import { Hono } from 'hono';
-import { createTickTrigger } from '../../src/http/tick-trigger.js';
-import type { Runner, TickStats } from '../../src/runner/runner.js';
+import {
+  createTickTrigger,
+  invocationDeadlines,
+  type Runner,
+  type TickStats,
+} from '../../src/index.js';
 
 /** The part of Workers' `ExecutionContext` Eddy uses. */
 export interface ExecutionContext {
@@ -43,7 +47,7 @@ export type EnvSetting<Env, T> = T | ((env: Env) => T | undefined);
 /** What started a tick: the cron expression of a Cron Trigger, `push` or `kick`. */
 export type TickTrigger = string;
 
-export interface WorkerOptions<Env> {
+export interface CloudflareWorkerOptions<Env> {
   /** Builds the runner for an environment; called once per isolate and env binding set. */
   runner: (env: Env) => Runner;
   /** The secret that guards `POST /tick`: as `Authorization: Bearer` or as an HMAC signature. */
@@ -75,7 +79,9 @@ export interface EddyWorker<Env extends object> {
   kick(env: Env, ctx: ExecutionContext): Promise<TickStats | undefined>;
 }
 
-export function createWorker<Env extends object>(options: WorkerOptions<Env>): EddyWorker<Env> {
+export function createWorker<Env extends object>(
+  options: CloudflareWorkerOptions<Env>,
+): EddyWorker<Env> {
   const runners = new WeakMap<Env, Runner>();
   const runnerFor = (env: Env): Runner => {
     let runner = runners.get(env);
@@ -115,7 +121,7 @@ export function createWorker<Env extends object>(options: WorkerOptions<Env>): E
       methods: ['POST'],
       // A request has no fixed wall limit while its client waits; the hard deadline leaves the
       // tick's lease a margin past the budget.
-      deadlines: (at) => ({ deadline: at + pushMs, hardDeadline: at + pushMs + 30_000 }),
+      deadlines: (startedAt) => invocationDeadlines({ startedAt, budgetMs: pushMs }),
       tick: { maxBatches: maxBatches(c.env) },
     });
     let waitUntil: ((p: Promise<unknown>) => void) | undefined;
@@ -132,23 +138,26 @@ export function createWorker<Env extends object>(options: WorkerOptions<Env>): E
     app,
     fetch: (request, env, ctx) => app.fetch(request, env, ctx as never),
     async scheduled(controller, env, ctx) {
-      const startedAt = Date.now();
       const tick = reporting(env, controller.cron).tick({
-        deadline: startedAt + scheduledBudgetMs(env),
-        hardDeadline: startedAt + CRON_WALL_LIMIT_MS,
+        ...invocationDeadlines({
+          startedAt: Date.now(),
+          budgetMs: scheduledBudgetMs(env),
+          wallLimitMs: CRON_WALL_LIMIT_MS,
+        }),
         maxBatches: maxBatches(env),
       });
       ctx.waitUntil(tick);
       await tick;
     },
     kick(env, ctx) {
-      const startedAt = Date.now();
-      const budget = pushBudgetMs(env);
       const tick = reporting(env, 'kick')
         .tick({
-          deadline: startedAt + budget,
           // The invocation lives on after the response for at most 30 s of waitUntil.
-          hardDeadline: startedAt + budget + 30_000,
+          ...invocationDeadlines({
+            startedAt: Date.now(),
+            budgetMs: pushBudgetMs(env),
+            overrunMs: 30_000,
+          }),
           maxBatches: maxBatches(env),
         })
         .catch((error: unknown) => {

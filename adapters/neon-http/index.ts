@@ -11,7 +11,7 @@
  * ```
  */
 
-import type { Driver, RawResult } from '../../src/driver/driver.js';
+import type { Driver, RawResult } from '../../src/driver/index.js';
 
 const rawText = (value: string) => value;
 /** Options that make the driver hand back the server's text (the core decodes it). */
@@ -64,19 +64,6 @@ export function neonHttp(sql: NeonHttpLike): Driver {
 }
 
 /**
- * Builds a prepared Eddy statement (e.g. from `eddy.prepareInsert(...)`) with *your* `sql`
- * function, so it can sit inside `sql.transaction([...])` next to your own writes. The Neon
- * driver refuses query objects made by any other copy of itself, which is why Eddy never
- * bundles it and asks for yours.
- *
- * @example
- * ```ts
- * const enqueue = await eddy.prepareInsert(sendEmail, { to, subject });
- * const [, jobs] = await sql.transaction([sql`INSERT INTO orders ...`, neonQuery(sql, enqueue)]);
- * const [{ job, skipped }] = readNeonInsert(enqueue, jobs);
- * ```
- */
-/**
  * The element type `sql.transaction([...])` accepts. Eddy's query runs with its own result
  * options (raw text), which the driver supports per query inside a transaction; its static
  * types only know the function's defaults, so the query is typed as the array expects.
@@ -86,14 +73,36 @@ export type TransactionQuery<S extends NeonHttpLike> = Extract<
   readonly unknown[]
 >[number];
 
-export function neonQuery<S extends NeonHttpLike>(
-  sql: S,
-  prepared: { readonly text: string; readonly params: readonly (string | null)[] },
-): TransactionQuery<S> {
-  return sql.query(prepared.text, [...prepared.params], RAW_QUERY_OPTIONS) as TransactionQuery<S>;
+/** An Eddy insert ready to sit in your `sql.transaction([...])`. */
+export interface NeonInsert<S extends NeonHttpLike, R> {
+  /** Put this in the array you pass to `sql.transaction`. */
+  readonly query: TransactionQuery<S>;
+  /** Reads this query's result (its element of the transaction's results). */
+  read(result: unknown): R;
 }
 
-/** Reads the result of `neonQuery(sql, prepared)` from a `sql.transaction` into insert results. */
-export function readNeonInsert<R>(prepared: { read(result: RawResult): R }, result: unknown): R {
-  return prepared.read(toRawResult(result));
+/**
+ * Puts a prepared insert (`eddy.prepareInsertMany([...])`) into a Neon HTTP transaction next to
+ * your own writes, built with *your* `sql` function: the Neon driver refuses query objects made
+ * by any other copy of itself, which is why Eddy never bundles it.
+ *
+ * @example
+ * ```ts
+ * const enqueue = neonInsert(sql, await eddy.prepareInsertMany([{ kind: sendEmail, args: { to, subject } }]));
+ * const [, jobs] = await sql.transaction([sql`INSERT INTO orders ...`, enqueue.query]);
+ * const [{ job, skipped }] = enqueue.read(jobs);
+ * ```
+ */
+export function neonInsert<S extends NeonHttpLike, R>(
+  sql: S,
+  prepared: {
+    readonly text: string;
+    readonly params: readonly (string | null)[];
+    read(result: RawResult): R;
+  },
+): NeonInsert<S, R> {
+  return {
+    query: sql.query(prepared.text, [...prepared.params], RAW_QUERY_OPTIONS) as TransactionQuery<S>,
+    read: (result) => prepared.read(toRawResult(result)),
+  };
 }

@@ -10,7 +10,7 @@
  * ```
  */
 
-import type { Driver } from '../../src/driver/driver.js';
+import type { Driver } from '../../src/driver/index.js';
 import { type PgClientLike, type PgSessionOptions, pgSession } from '../pg-session.js';
 
 export function neonWebSocket(client: PgClientLike, options: PgSessionOptions = {}): Driver {

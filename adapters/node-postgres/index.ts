@@ -12,7 +12,7 @@
  * `nodePostgres(client, { inTransaction: true })`.
  */
 
-import type { Driver } from '../../src/driver/driver.js';
+import type { Driver } from '../../src/driver/index.js';
 import { type PgClientLike, type PgSessionOptions, pgSession } from '../pg-session.js';
 
 export type { PgClientLike, PgSessionOptions } from '../pg-session.js';

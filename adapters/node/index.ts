@@ -11,7 +11,7 @@
  * ```
  */
 
-import type { Runner, TickStats } from '../../src/runner/runner.js';
+import { invocationDeadlines, type Runner, type TickStats } from '../../src/index.js';
 
 export interface LoopOptions {
   /** Wait between ticks that found nothing to do. Default 1000 ms. */
@@ -58,9 +58,12 @@ export function startLoop(runner: Runner, options: LoopOptions = {}): Loop {
       let idle = true;
       try {
         const stats = await runner.tick({
-          budgetMs: tickBudgetMs,
           // The hard deadline covers the graceful stop: a tick can outlive its budget by that.
-          hardDeadline: Date.now() + tickBudgetMs + shutdownTimeoutMs,
+          ...invocationDeadlines({
+            startedAt: Date.now(),
+            budgetMs: tickBudgetMs,
+            overrunMs: shutdownTimeoutMs,
+          }),
           signal: stopping.signal,
           gracefulStopMs: shutdownTimeoutMs,
         });

@@ -9,8 +9,8 @@
  */
 
 import { parseArgs } from 'node:util';
-import { assertSchemaName } from '../../src/driver/schema-name.js';
-import { getMigrationVersion, migrate, migrationSql } from '../../src/migrate.js';
+import { assertSchemaName } from '../../src/driver/index.js';
+import { getMigrationVersion, migrate, migrationSql } from '../../src/index.js';
 import { nodePostgres } from '../node-postgres/index.js';
 
 const USAGE = `Usage:

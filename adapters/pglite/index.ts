@@ -11,7 +11,7 @@
  * ```
  */
 
-import type { Driver, RawResult, Statement } from '../../src/driver/driver.js';
+import type { Driver, RawResult } from '../../src/driver/index.js';
 import { withSavepoint } from '../savepoint.js';
 
 type Parser = (text: string) => unknown;
@@ -91,12 +91,6 @@ async function run(
   };
 }
 
-async function runAll(db: PGliteLike, options: OptionsSource, statements: readonly Statement[]) {
-  const results: RawResult[] = [];
-  for (const s of statements) results.push(await run(db, options, s.text, s.params));
-  return results;
-}
-
 export function pglite(db: PGliteLike): Driver {
   return pgliteDriver(db, db.parsers ? instanceOptions(db) : allBuiltins);
 }
@@ -110,7 +104,6 @@ function pgliteDriver(db: PGliteLike, options: OptionsSource): Driver {
     name: 'pglite',
     capabilities: { interactiveTransactions: true, inTransaction },
     query: (text, params = []) => run(db, options, text, params),
-    batch: (statements) => scoped((tx) => runAll(tx, options, statements)),
     transaction: (fn) => scoped((tx) => fn(pgliteDriver(tx, options))),
   };
 }

@@ -10,7 +10,8 @@
  * ```
  */
 
-import type { Driver, QueryOptions, RawResult, Statement } from '../../src/driver/driver.js';
+import type { Driver, QueryOptions, RawResult } from '../../src/driver/index.js';
+import { UnsupportedError } from '../../src/index.js';
 
 // Parameters are declared as type `unknown` (OID 705) so the server resolves each from its cast
 // and postgres.js sends our text untouched; with the inferred type it would re-serialise it
@@ -60,25 +61,21 @@ async function run(
   return raw;
 }
 
-async function runAll(sql: PostgresJsLike, statements: readonly Statement[]) {
-  const results: RawResult[] = [];
-  for (const s of statements) results.push(await run(sql, s.text, s.params, s));
-  return results;
-}
-
 export function postgresJs(sql: PostgresJsLike): Driver {
   const inTransaction = typeof sql.savepoint === 'function';
-  // Inside sql.begin() a savepoint scopes a batch; outside, begin() opens a transaction.
+  // Inside sql.begin() our transaction (and so a batch) is a savepoint; outside, begin() opens one.
   const scoped = <T>(fn: (tx: PostgresJsLike) => Promise<T>): Promise<T> => {
     const open = inTransaction ? sql.savepoint : sql.begin;
-    if (!open) throw new Error('postgres.js instance has neither begin() nor savepoint()');
+    if (!open)
+      throw new UnsupportedError(
+        'postgresJs: pass a postgres.js Sql instance (postgres(url)) or the transaction sql.begin() gives you; this one has neither begin() nor savepoint()',
+      );
     return open.call(sql, fn) as Promise<T>;
   };
   return {
     name: 'postgres-js',
     capabilities: { interactiveTransactions: true, inTransaction },
     query: (text, params = [], options) => run(sql, text, params, options),
-    batch: (statements) => scoped((tx) => runAll(tx, statements)),
     transaction: (fn) => scoped((tx) => fn(postgresJs(tx))),
   };
 }

@@ -16,8 +16,13 @@
  * ```
  */
 
-import { createTickTrigger, type TriggerAuth } from '../../src/http/tick-trigger.js';
-import type { Runner } from '../../src/runner/runner.js';
+import {
+  createTickTrigger,
+  invocationDeadlines,
+  type Runner,
+  type TriggerAuth,
+  ValidationError,
+} from '../../src/index.js';
 
 export interface TickRouteOptions {
   runner: Runner | (() => Runner);
@@ -43,15 +48,15 @@ export interface TickRoute {
 
 export function createTickRoute(options: TickRouteOptions): TickRoute {
   if (!Number.isFinite(options.maxDuration) || options.maxDuration <= 0) {
-    throw new RangeError('createTickRoute: maxDuration must be the route’s maxDuration in seconds');
+    throw new ValidationError(
+      'createTickRoute: maxDuration must be the route’s maxDuration in seconds (a positive number)',
+      [{ path: 'maxDuration', message: 'must be a positive number of seconds' }],
+    );
   }
-  const limitMs = options.maxDuration * 1000;
-  // Keep back time to record outcomes before the platform's cut-off.
-  const reserveMs = Math.min(5000, limitMs * 0.2);
-  const deadlines = (at: number) => ({
-    deadline: at + limitMs - reserveMs,
-    hardDeadline: at + limitMs,
-  });
+  const wallLimitMs = options.maxDuration * 1000;
+  // The platform ends the function at maxDuration: work until shortly before, keeping time to
+  // record outcomes.
+  const deadlines = (startedAt: number) => invocationDeadlines({ startedAt, wallLimitMs });
   // One handler: a GET (Vercel Cron) is accepted only with the bearer CRON_SECRET, a POST also
   // with an HMAC or QStash signature (see `isAuthorized`); other methods get 405.
   const handle = createTickTrigger(options.runner, {

@@ -9,9 +9,15 @@
  */
 
 import { neon, neonConfig } from '@neondatabase/serverless';
-import { createClient, createRunner, type TickStats, ValidationError } from 'eddy';
+import {
+  createClient,
+  createRunner,
+  type InsertResult,
+  type TickStats,
+  ValidationError,
+} from 'eddy';
 import { createWorker } from 'eddy/cloudflare';
-import { neonHttp, neonQuery, readNeonInsert } from 'eddy/neon-http';
+import { neonHttp, neonInsert } from 'eddy/neon-http';
 import {
   awaitEmailVerification,
   createWorkers,
@@ -85,13 +91,16 @@ worker.app.post('/signup', async (c) => {
   // A batch cannot feed one statement's result into the next, so the id is made here.
   const userId = crypto.randomUUID();
 
-  let enqueue: Awaited<ReturnType<typeof eddy.prepareInsertMany>>;
+  let enqueue: ReturnType<typeof neonInsert<typeof sql, InsertResult[]>>;
   try {
-    enqueue = await eddy.prepareInsertMany([
-      { kind: sendWelcomeEmail, args: { userId, email } },
-      { kind: syncCrmContact, args: { userId, email } },
-      { kind: awaitEmailVerification, args: { userId } },
-    ]);
+    enqueue = neonInsert(
+      sql,
+      await eddy.prepareInsertMany([
+        { kind: sendWelcomeEmail, args: { userId, email } },
+        { kind: syncCrmContact, args: { userId, email } },
+        { kind: awaitEmailVerification, args: { userId } },
+      ]),
+    );
   } catch (error) {
     if (error instanceof ValidationError) return c.json({ error: error.message }, 400);
     throw error;
@@ -101,7 +110,7 @@ worker.app.post('/signup', async (c) => {
   try {
     [, jobResult] = await sql.transaction([
       sql.query(`INSERT INTO ${USERS_TABLE} (id, email) VALUES ($1, $2)`, [userId, email]),
-      neonQuery(sql, enqueue),
+      enqueue.query,
     ]);
   } catch (error) {
     if ((error as { code?: string }).code === '23505') {
@@ -109,7 +118,7 @@ worker.app.post('/signup', async (c) => {
     }
     throw error;
   }
-  const jobs = readNeonInsert(enqueue, jobResult);
+  const jobs = enqueue.read(jobResult);
 
   // Committed: start a tick now rather than at the next cron minute.
   worker.kick(c.env, c.executionCtx);

@@ -37,8 +37,32 @@ export function decodeResult<T extends Row = Row>(raw: RawResult): Result<T> {
   return { rows, rowCount: raw.rowCount };
 }
 
-export function encodeQuery(query: Query): Statement {
+function encodeQuery(query: Query): Statement {
   return { text: query.text, params: encodeParams(query.params ?? []) };
+}
+
+/** The core needs `transaction` or `batch` for atomic writes; a driver with neither is refused. */
+function missingAtomicWrites(driver: Driver): UnsupportedError {
+  return new UnsupportedError(
+    `${driver.name ?? 'This driver'} cannot be used by Eddy: a driver must implement transaction(fn) or, if its client has no interactive transactions, batch(statements)`,
+  );
+}
+
+/**
+ * Runs statements atomically: through the driver's own `batch` where it has one (Neon HTTP, one
+ * round trip), otherwise one after another inside `transaction`. Inside the caller's
+ * transaction that is a savepoint, so a failed batch undoes only itself.
+ */
+function runBatch(driver: Driver, statements: readonly Statement[]): Promise<RawResult[]> {
+  if (driver.batch) return driver.batch(statements);
+  if (!driver.transaction) throw missingAtomicWrites(driver);
+  return driver.transaction(async (tx) => {
+    const results: RawResult[] = [];
+    for (const s of statements) {
+      results.push(await tx.query(s.text, s.params, s.prepare ? { prepare: true } : undefined));
+    }
+    return results;
+  });
 }
 
 /**
@@ -55,7 +79,10 @@ export class Database {
   /** Statements sent so far through this wrapper (a batch counts each of its statements). */
   statementCount = 0;
 
-  constructor(readonly driver: Driver) {}
+  constructor(readonly driver: Driver) {
+    // Refused here rather than at the first batch, which may come long after startup.
+    if (!driver.transaction && !driver.batch) throw missingAtomicWrites(driver);
+  }
 
   async query<T extends Row = Row>(
     text: string,
@@ -71,32 +98,16 @@ export class Database {
     }
   }
 
-  /** Sends an already encoded statement and returns the driver's text result. */
-  async raw(statement: Statement): Promise<RawResult> {
-    this.statementCount++;
-    try {
-      const options = statement.prepare ? { prepare: true } : undefined;
-      return await this.driver.query(statement.text, statement.params, options);
-    } catch (error) {
-      throw toDatabaseError(error, this.driver.name);
-    }
-  }
-
   /** Runs the queries atomically (all or none) and returns one result each. */
   async batch(queries: readonly Query[]): Promise<Result[]> {
     const statements = queries.map(encodeQuery);
     this.statementCount += statements.length;
     try {
-      const results = await this.driver.batch(statements);
+      const results = await runBatch(this.driver, statements);
       return results.map((raw) => decodeResult(raw));
     } catch (error) {
       throw toDatabaseError(error, this.driver.name);
     }
-  }
-
-  /** Whether `transaction` is available (false over stateless HTTP). */
-  get supportsTransactions(): boolean {
-    return this.driver.capabilities.interactiveTransactions && !!this.driver.transaction;
   }
 
   /**

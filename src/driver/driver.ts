@@ -47,13 +47,16 @@ export interface DriverCapabilities {
   readonly interactiveTransactions: boolean;
   /**
    * The driver is already inside the caller's transaction (a pg client after BEGIN, a PGlite
-   * transaction, ...). `batch` then uses a savepoint so a failure rolls back only the batch.
+   * transaction, ...). Its `transaction` then opens a savepoint, so a failed batch or nested
+   * transaction rolls back only itself and leaves the caller's transaction usable.
    */
   readonly inTransaction: boolean;
 }
 
 /**
- * A Postgres client as the core sees it.
+ * A Postgres client as the core sees it. A driver implements `transaction` or, when it has no
+ * interactive transactions, `batch`: the core needs one of them for atomic writes, and builds
+ * batches from `transaction` itself (see `Database.batch`).
  *
  * @example
  * ```ts
@@ -71,13 +74,15 @@ export interface Driver {
     params?: readonly (string | null)[],
     options?: QueryOptions,
   ): Promise<RawResult>;
-  /** Runs statements atomically, in order: all commit or none do. */
-  batch(statements: readonly Statement[]): Promise<RawResult[]>;
   /**
    * Runs `fn` inside one transaction: commit when it resolves, roll back when it throws.
    * Absent when `capabilities.interactiveTransactions` is false.
    */
   transaction?<T>(fn: (tx: Driver) => Promise<T>): Promise<T>;
-  /** Releases what the adapter opened itself (never a pool or client the caller passed in). */
-  close?(): Promise<void>;
+  /**
+   * Runs statements atomically, in order: all commit or none do. Only for drivers without
+   * interactive transactions, whose client has a batch of its own (Neon HTTP's
+   * `sql.transaction([...])`, one round trip); every other driver leaves it out.
+   */
+  batch?(statements: readonly Statement[]): Promise<RawResult[]>;
 }

@@ -48,3 +48,13 @@ function schemaNameProblem(name: unknown): string | undefined {
 export function quoteIdentifier(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
+
+/**
+ * The prefix that qualifies the core's table names: `"name".` for a schema, or '' to resolve
+ * through the session's search_path, as River does without Config.Schema. Throws
+ * `ValidationError` on a bad name.
+ */
+export function schemaPrefix(schema: string | undefined): string {
+  if (schema === undefined || schema === '') return '';
+  return `${quoteIdentifier(assertSchemaName(schema))}.`;
+}

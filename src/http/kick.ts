@@ -4,6 +4,7 @@
  * is swallowed (and reported to `onError` when given).
  */
 
+import { EddyError, invalid } from '../errors.js';
 import { SIGNATURE_HEADER, signBody } from './http-auth.js';
 
 export interface KickOptions {
@@ -29,8 +30,17 @@ export type Kick = (reason?: { queues?: readonly string[] }) => Promise<void>;
  * ```
  */
 export function createKick(options: KickOptions): Kick {
-  const send = options.fetch ?? globalThis.fetch;
+  const where = 'createKick';
+  if (!options || typeof options !== 'object')
+    invalid('options', 'must be { url, secret, ... }', where);
+  if (typeof options.url !== 'string' || !URL.canParse(options.url))
+    invalid('url', 'must be the absolute URL of the tick endpoint', where);
+  if (typeof options.secret !== 'string' || options.secret.length === 0)
+    invalid('secret', "must be the endpoint's signing secret", where);
   const timeoutMs = options.timeoutMs ?? 3000;
+  if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
+    invalid('timeoutMs', 'must be a positive number of milliseconds', where);
+  const send = options.fetch ?? globalThis.fetch;
   return async function kick(reason = {}) {
     const attempt = (async () => {
       try {
@@ -47,7 +57,7 @@ export function createKick(options: KickOptions): Kick {
           signal: AbortSignal.timeout(timeoutMs),
         });
         await response.body?.cancel().catch(() => undefined);
-        if (!response.ok) throw new Error(`kick: ${options.url} answered ${response.status}`);
+        if (!response.ok) throw new EddyError(`kick: ${options.url} answered ${response.status}`);
       } catch (error) {
         options.onError?.(error);
       }

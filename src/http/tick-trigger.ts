@@ -4,8 +4,8 @@
  * answer with its stats as JSON. Web-standard `Request`/`Response` only; runtime adapters wrap it.
  */
 
-import { ValidationError } from '../errors.js';
-import { type Runner, TickError, type TickOptions } from '../runner/runner.js';
+import { isTickError, ValidationError } from '../errors.js';
+import type { Runner, TickOptions } from '../runner/runner.js';
 import {
   SIGNATURE_HEADER,
   verifyBearer,
@@ -133,8 +133,7 @@ export function createTickTrigger(
     try {
       return json(await tick, 200);
     } catch (error) {
-      if (error instanceof TickError)
-        return json({ error: error.message, stats: error.stats }, 500);
+      if (isTickError(error)) return json({ error: error.message, stats: error.stats }, 500);
       return json({ error: error instanceof Error ? error.message : String(error) }, 500);
     }
   };

@@ -3,7 +3,7 @@
  * before the database is touched: bad input fails with a `ValidationError` that says what to fix.
  */
 
-import { ValidationError } from '../errors.js';
+import { invalid, ValidationError } from '../errors.js';
 import type { JobState } from '../job.js';
 import type { AnyJobKind, JobDefaults } from '../job-kind.js';
 import { computeUniqueKey, type UniqueOptions } from '../unique/unique-key.js';
@@ -57,7 +57,7 @@ const MAX_NAME_LENGTH = 127; // River: char_length(kind|queue) < 128
 const MAX_TAG_LENGTH = 255;
 
 function fail(where: string, path: string, message: string): never {
-  throw new ValidationError(`${where}: ${path} ${message}`, [{ path, message }]);
+  return invalid(path, message, where);
 }
 
 function checkName(where: string, field: 'kind' | 'queue', value: unknown): string {

@@ -5,7 +5,7 @@
  */
 
 import { CronExpressionParser } from 'cron-parser';
-import { ValidationError } from '../errors.js';
+import { invalid } from '../errors.js';
 import type { InsertItem, InsertOptions } from '../insert/prepare-job.js';
 import type { AnyJobKind } from '../job-kind.js';
 
@@ -63,10 +63,10 @@ export function definePeriodicJob(definition: PeriodicJobDefinition): PeriodicJo
   const kindName = typeof definition.kind === 'string' ? definition.kind : definition.kind?.kind;
   const name = definition.name ?? kindName;
   const where = `definePeriodicJob(${name ?? '?'})`;
-  if (!name) throw new ValidationError(`${where}: kind is required`);
+  if (!name) invalid('kind', 'is required: a kind name or a kind from defineJobKind()', where);
   const catchUp = definition.catchUp ?? 'latest';
   if (!['none', 'latest', 'all'].includes(catchUp)) {
-    throw new ValidationError(`${where}: catchUp must be 'none', 'latest' or 'all'`);
+    invalid('catchUp', "must be 'none', 'latest' or 'all'", where);
   }
   const windowMs = definition.catchUpWindowMs ?? 60 * 60_000;
   const graceMs = definition.graceMs ?? 60_000;
@@ -74,8 +74,7 @@ export function definePeriodicJob(definition: PeriodicJobDefinition): PeriodicJo
     ['catchUpWindowMs', windowMs],
     ['graceMs', graceMs],
   ] as const) {
-    if (!Number.isFinite(value) || value < 0)
-      throw new ValidationError(`${where}: ${field} must be ≥ 0 ms`);
+    if (!Number.isFinite(value) || value < 0) invalid(field, 'must be ≥ 0 ms', where);
   }
 
   let latestAt: (now: Date) => Date;
@@ -86,8 +85,10 @@ export function definePeriodicJob(definition: PeriodicJobDefinition): PeriodicJo
     try {
       CronExpressionParser.parse(schedule, { ...options, currentDate: new Date() }).prev();
     } catch (error) {
-      throw new ValidationError(
-        `${where}: schedule '${schedule}' is not a valid cron expression (or time zone '${options.tz}' is unknown): ${(error as Error).message}`,
+      invalid(
+        'schedule',
+        `'${schedule}' is not a valid cron expression (or time zone '${options.tz}' is unknown): ${(error as Error).message}`,
+        where,
       );
     }
     const prevOf = (at: Date) =>
@@ -106,9 +107,7 @@ export function definePeriodicJob(definition: PeriodicJobDefinition): PeriodicJo
     latestAt = (now) => new Date(Math.floor(now.getTime() / every) * every);
     before = (slot) => new Date(slot.getTime() - every);
   } else {
-    throw new ValidationError(
-      `${where}: schedule must be a cron expression or { everyMs } of at least 1000`,
-    );
+    invalid('schedule', 'must be a cron expression or { everyMs } of at least 1000', where);
   }
 
   return {

@@ -10,23 +10,22 @@
  * and again from 2 while budget, jobs and `maxJobs` last.
  */
 
-import { type Client, createClient, ifAbsentInserter } from '../client.js';
-import { Database, decodeResult, encodeQuery } from '../driver/database.js';
-import type { Driver, RawResult } from '../driver/driver.js';
-import { EddyError, ValidationError } from '../errors.js';
-import { type Job, rowToJob } from '../job.js';
-import { JobClaimBatch } from '../sql/job-claim.js';
-import { JobSetCompletedIfRunningMany, JobSetStateIfRunningMany } from '../sql/job-complete.js';
-import {
-  JobDeleteFinalized,
-  JobRescueExpired,
-  JobScheduleDue,
-  QueueTouchMany,
-} from '../sql/maintenance.js';
-import { schemaPrefix } from '../sql/schema.js';
+import { type Client, createClient } from '../client.js';
+import { Database } from '../driver/database.js';
+import type { Driver } from '../driver/driver.js';
+import { schemaPrefix } from '../driver/schema-name.js';
+import { invalid, TickError, ValidationError } from '../errors.js';
+import type { Job } from '../job.js';
+import { claimJobs } from '../ops/claim-jobs.js';
+import { insertNotifyChannel } from '../ops/insert-jobs.js';
+import { newNonce } from '../ops/lease.js';
 import type { Worker } from '../worker.js';
-import { executeBatch, type Outcome } from './batch.js';
-import { type PeriodicJob, periodicInserts } from './periodic.js';
+import { executeBatch } from './batch.js';
+import { abortGraceMs, DEFAULT_LEASE_MARGIN_MS, tickDeadlines } from './deadlines.js';
+import { maintain } from './maintain.js';
+import type { PeriodicJob } from './periodic.js';
+import { createPeriodicEnqueuer } from './periodic-enqueuer.js';
+import { recordBatch } from './record-batch.js';
 
 export interface QueueOptions {
   /** Jobs of this queue running at once. Default: the runner's `concurrency`. */
@@ -70,6 +69,12 @@ export interface RunnerOptions {
   maintenanceBatchSize?: number;
   /** `pg_notify` Go River listeners when jobs are inserted (periodic, follow-ups). Default false. */
   notify?: boolean;
+  /**
+   * The clock (tests): what time it is for the database — claims, recorded outcomes,
+   * maintenance, periodic slots — instead of the database's `now()`. Timeouts and deadlines
+   * still run on real time.
+   */
+  now?: () => Date;
 }
 
 export interface TickOptions {
@@ -126,41 +131,35 @@ export interface TickStats {
   errors: string[];
 }
 
-/** The tick could not record outcomes; the jobs will be rescued when their lease passes. */
-export class TickError extends EddyError {
-  override name = 'TickError';
-  constructor(
-    message: string,
-    readonly stats: TickStats,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
 export interface Runner {
   readonly id: string;
   tick(options?: TickOptions): Promise<TickStats>;
 }
 
-const DEFAULT_HARD_MARGIN_MS = 30_000;
-/** The runner's statements recur every tick: worth preparing where the driver can. */
-const PREPARED = { prepare: true } as const;
-
-function epoch(value: Date | number): number {
+function epoch(value: Date | number | undefined): number | undefined {
   return value instanceof Date ? value.getTime() : value;
 }
 
-function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(6));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+function positive(
+  path: string,
+  value: number | undefined,
+  fallback: number,
+  where = 'createRunner',
+): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+    invalid(path, `must be a positive number (got ${String(v)})`, where);
+  return v;
 }
 
-function positive(name: string, value: number | undefined, fallback: number): number {
-  const v = value ?? fallback;
-  if (!Number.isFinite(v) || v <= 0)
-    throw new ValidationError(`createRunner: ${name} must be a positive number`);
-  return v;
+function nonNegative(path: string, value: number | undefined): number | undefined {
+  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0))
+    invalid(path, `must be a number ≥ 0 (got ${String(value)})`, 'createRunner');
+  return value;
+}
+
+function retentionMs(value: number | null | undefined, fallback: number): number | null {
+  return value === undefined ? fallback : value;
 }
 
 function emptyStats(): TickStats {
@@ -184,6 +183,8 @@ function emptyStats(): TickStats {
   };
 }
 
+const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
 /**
  * Creates a tick runner. The same runner serves a Cloudflare cron trigger, a Vercel cron route
  * or a Node loop; each calls `tick()` with its own budget.
@@ -195,221 +196,93 @@ function emptyStats(): TickStats {
  * ```
  */
 export function createRunner(options: RunnerOptions): Runner {
+  const where = 'createRunner';
+  if (!options || typeof options !== 'object')
+    throw new ValidationError('createRunner: pass { driver, workers, queues?, ... }');
   const { driver, schema } = options;
+  if (!driver || typeof driver.query !== 'function')
+    invalid(
+      'driver',
+      'must be an Eddy driver, e.g. neonHttp(neon(url)) from eddy/neon-http',
+      where,
+    );
   const prefix = schemaPrefix(schema);
-  const id = options.id ?? `eddy-${randomId()}`;
-  if (id.length === 0 || id.length > 100)
-    throw new ValidationError('createRunner: id must be 1–100 characters');
+  const id = options.id ?? `eddy-${newNonce()}`;
+  if (typeof id !== 'string' || id.length === 0 || id.length > 100)
+    invalid('id', 'must be 1–100 characters', where);
+  if (!Array.isArray(options.workers))
+    invalid('workers', 'must be an array of defineWorker(...)', where);
   const workers = new Map<string, Worker>();
-  for (const worker of options.workers ?? []) {
+  options.workers.forEach((worker, i) => {
+    if (!worker || typeof worker.work !== 'function' || typeof worker.kind !== 'string')
+      invalid(`workers[${i}]`, 'must be made by defineWorker(...)', where);
     if (workers.has(worker.kind))
-      throw new ValidationError(`createRunner: two workers for kind '${worker.kind}'`);
+      invalid(`workers[${i}]`, `is a second worker for kind '${worker.kind}'`, where);
     workers.set(worker.kind, worker);
-  }
+  });
   const queues = options.queues ?? { default: {} };
   const queueNames = Object.keys(queues);
-  if (queueNames.length === 0)
-    throw new ValidationError('createRunner: queues must name at least one queue');
+  if (queueNames.length === 0) invalid('queues', 'must name at least one queue', where);
   const concurrency = positive('concurrency', options.concurrency, 10);
   const queueConcurrency = new Map<string, number>();
   for (const [name, q] of Object.entries(queues)) {
     if (name.length === 0 || name.length > 127)
-      throw new ValidationError(`createRunner: queue name '${name}' must be 1–127 characters`);
-    if (q.concurrency !== undefined)
+      invalid(`queues['${name}']`, 'must be a queue name of 1–127 characters', where);
+    if (q?.concurrency !== undefined)
       queueConcurrency.set(name, positive(`queues.${name}.concurrency`, q.concurrency, 1));
   }
   const batchSize = positive('batchSize', options.batchSize, 100);
   const budgetMs = positive('budgetMs', options.budgetMs, 25_000);
-  const leaseMarginMs = options.leaseMarginMs ?? 15_000;
+  const leaseMarginMs =
+    nonNegative('leaseMarginMs', options.leaseMarginMs) ?? DEFAULT_LEASE_MARGIN_MS;
+  const finishReserveMs = nonNegative('finishReserveMs', options.finishReserveMs);
   const defaultTimeoutMs = positive('defaultTimeoutMs', options.defaultTimeoutMs, 60_000);
-  const maintenanceMax = positive('maintenanceBatchSize', options.maintenanceBatchSize, 1000);
-  const retention = {
-    completedMs:
-      options.retention?.completedMs === undefined ? 24 * 3600_000 : options.retention.completedMs,
-    cancelledMs:
-      options.retention?.cancelledMs === undefined ? 24 * 3600_000 : options.retention.cancelledMs,
-    discardedMs:
-      options.retention?.discardedMs === undefined
-        ? 7 * 24 * 3600_000
-        : options.retention.discardedMs,
-  };
-  const periodic = options.periodic ?? [];
   const names = new Set<string>();
-  for (const p of periodic) {
+  (options.periodic ?? []).forEach((p, i) => {
     if (names.has(p.name))
-      throw new ValidationError(
-        `createRunner: two periodic jobs named '${p.name}'; give one a name`,
+      invalid(
+        `periodic[${i}]`,
+        `is a second periodic job named '${p.name}'; give one a name`,
+        where,
       );
     names.add(p.name);
-  }
-  const client: Client = createClient({ driver, schema, notify: options.notify });
-  const insertPeriodic = ifAbsentInserter({ schema, notify: options.notify });
+  });
+  if (options.now !== undefined && typeof options.now !== 'function')
+    invalid('now', 'must be a function returning a Date', where);
+  const clock = options.now;
+  const client: Client = createClient({ driver, schema, notify: options.notify, now: clock });
+  const maintenance = {
+    prefix,
+    max: positive('maintenanceBatchSize', options.maintenanceBatchSize, 1000),
+    retention: {
+      completedMs: retentionMs(options.retention?.completedMs, 24 * 3600_000),
+      cancelledMs: retentionMs(options.retention?.cancelledMs, 24 * 3600_000),
+      discardedMs: retentionMs(options.retention?.discardedMs, 7 * 24 * 3600_000),
+    },
+    periodic: createPeriodicEnqueuer(options.periodic ?? [], {
+      prefix,
+      notifyChannel: options.notify ? insertNotifyChannel(schema) : undefined,
+      clock: clock !== undefined,
+    }),
+    queueNames,
+    clock,
+  };
   let ticks = 0;
-  /** Periodic slots (by schedule name, epoch ms) known to be stored. */
-  const storedSlots = new Map<string, Set<number>>();
-
-  async function maintain(db: Database, stats: TickStats, firstTick: boolean): Promise<void> {
-    const step = async (name: string, run: () => Promise<void>) => {
-      try {
-        await run();
-      } catch (error) {
-        stats.errors.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    };
-    // Independent statements: over a pool or HTTP they overlap; a single connection queues them.
-    await Promise.all([
-      step('promote due jobs', async () => {
-        const { rows } = await db.query(JobScheduleDue(prefix), [maintenanceMax], PREPARED);
-        stats.promoted = rows.filter((r) => !r.discard).length;
-      }),
-      step('rescue expired leases', async () => {
-        stats.rescued = (
-          await db.query(JobRescueExpired(prefix), [maintenanceMax], PREPARED)
-        ).rowCount;
-      }),
-      step('delete finalized jobs', async () => {
-        stats.deleted = (
-          await db.query(
-            JobDeleteFinalized(prefix),
-            [retention.completedMs, retention.cancelledMs, retention.discardedMs, maintenanceMax],
-            PREPARED,
-          )
-        ).rowCount;
-      }),
-      step('enqueue periodic jobs', async () => {
-        const items = await periodicInserts(
-          periodic,
-          new Date(),
-          firstTick,
-          (name, slot) => storedSlots.get(name)?.has(slot.getTime()) === true,
-        );
-        if (items.length === 0) return;
-        // Skips slots already enqueued without locking their rows (see JobInsertMany).
-        stats.periodicEnqueued = await insertPeriodic(db, items);
-        // Whether inserted now or found stored, these slots need no statement on later ticks of
-        // this runner (a warm isolate, a Node process). Other runners still dedupe by key.
-        for (const item of items) {
-          const metadata = item.options?.metadata as { periodic?: string; periodic_slot?: string };
-          if (!metadata?.periodic || !metadata.periodic_slot) continue;
-          const slots = storedSlots.get(metadata.periodic) ?? new Set<number>();
-          storedSlots.set(metadata.periodic, slots);
-          slots.add(Date.parse(metadata.periodic_slot));
-          // Only the recent past can come due again; keep the memory small.
-          if (slots.size > 2000) slots.delete(slots.values().next().value as number);
-        }
-      }),
-      firstTick
-        ? step('register queues', async () => {
-            await db.query(QueueTouchMany(prefix), [queueNames]);
-          })
-        : Promise.resolve(),
-    ]);
-  }
-
-  async function record(
-    db: Database,
-    jobs: readonly Job[],
-    tokens: readonly string[],
-    outcomes: readonly Outcome[],
-    stats: TickStats,
-  ) {
-    const ids: bigint[] = [];
-    const states: string[] = [];
-    const delays: (number | null)[] = [];
-    const errors: (string | null)[] = [];
-    const snoozes: boolean[] = [];
-    const releases: boolean[] = [];
-    outcomes.forEach((outcome, i) => {
-      ids.push((jobs[i] as Job).id);
-      let state: string;
-      let delay: number | null = null;
-      let error: string | null = null;
-      switch (outcome.type) {
-        case 'completed':
-          state = 'completed';
-          break;
-        case 'retry':
-          delay = Math.round(outcome.delayMs);
-          state = delay <= 0 ? 'available' : 'retryable';
-          error = JSON.stringify(outcome.error);
-          break;
-        case 'discard':
-          state = 'discarded';
-          error = JSON.stringify(outcome.error);
-          break;
-        case 'cancel':
-          state = 'cancelled';
-          error = JSON.stringify(outcome.error);
-          break;
-        case 'snooze':
-          delay = Math.round(outcome.delayMs);
-          state = delay <= 0 ? 'available' : 'scheduled';
-          break;
-        case 'release':
-          state = 'available';
-          break;
-      }
-      states.push(state);
-      delays.push(delay);
-      errors.push(error);
-      snoozes.push(outcome.type === 'snooze');
-      releases.push(outcome.type === 'release');
-    });
-    // A batch of only completions (the usual case) takes the lighter statement.
-    const allCompleted = states.every((state) => state === 'completed');
-    const text = allCompleted
-      ? JobSetCompletedIfRunningMany(prefix)
-      : JobSetStateIfRunningMany(prefix);
-    const params = allCompleted
-      ? [ids, tokens as string[]]
-      : [ids, tokens as string[], states, delays, errors, snoozes, releases];
-    let lastError: unknown;
-    // Fenced and idempotent, so one retry after a transient failure is safe.
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        const { rows } = await db.query(text, params, PREPARED);
-        const applied = new Map(
-          rows.map((r) => [String(r.id), (r.state as string | undefined) ?? 'completed']),
-        );
-        outcomes.forEach((outcome, i) => {
-          const state = applied.get(String((jobs[i] as Job).id));
-          if (state === undefined) {
-            stats.stale++;
-            return;
-          }
-          if (state === 'cancelled') stats.cancelled++;
-          else if (outcome.type === 'completed') stats.completed++;
-          else if (outcome.type === 'retry') stats.retried++;
-          else if (outcome.type === 'discard') stats.discarded++;
-          else if (outcome.type === 'snooze') stats.snoozed++;
-          else if (outcome.type === 'release') stats.released++;
-        });
-        return;
-      } catch (error) {
-        lastError = error;
-      }
-    }
-    throw lastError;
-  }
 
   async function tick(tickOptions: TickOptions = {}): Promise<TickStats> {
     const startedAt = Date.now();
     const stats = emptyStats();
     const db = new Database(driver);
     const firstTick = ticks++ === 0;
-    const soft =
-      tickOptions.deadline !== undefined
-        ? epoch(tickOptions.deadline)
-        : startedAt + positive('budgetMs', tickOptions.budgetMs, budgetMs);
-    const hard =
-      tickOptions.hardDeadline !== undefined
-        ? epoch(tickOptions.hardDeadline)
-        : soft + DEFAULT_HARD_MARGIN_MS;
-    if (hard < soft) throw new ValidationError('tick: hardDeadline is before the soft deadline');
-    const budget = soft - startedAt;
-    const reserve = options.finishReserveMs ?? Math.min(2000, Math.max(0, budget) * 0.1);
-    const stopAt = soft - reserve;
-    const leaseUntil = hard + leaseMarginMs;
+    const deadlines = tickDeadlines({
+      startedAt,
+      deadline: epoch(tickOptions.deadline),
+      budgetMs: positive('budgetMs', tickOptions.budgetMs, budgetMs, 'tick'),
+      hardDeadline: epoch(tickOptions.hardDeadline),
+      finishReserveMs,
+      leaseMarginMs,
+    });
+    const { soft, stopAt, leaseUntil } = deadlines;
     const maxJobs = tickOptions.maxJobs ?? Number.POSITIVE_INFINITY;
     const signal = tickOptions.signal;
     const finish = () => {
@@ -417,8 +290,9 @@ export function createRunner(options: RunnerOptions): Runner {
       stats.durationMs = Date.now() - startedAt;
       return stats;
     };
+    const rescuedAt = new Date(leaseUntil).toISOString();
 
-    if (tickOptions.maintenance !== false) await maintain(db, stats, firstTick);
+    if (tickOptions.maintenance !== false) await maintain(db, maintenance, stats, firstTick);
 
     const maxBatches = tickOptions.maxBatches ?? Number.POSITIVE_INFINITY;
     while (!signal?.aborted && stats.claimed < maxJobs && stats.batches < maxBatches) {
@@ -430,31 +304,23 @@ export function createRunner(options: RunnerOptions): Runner {
         .map((w) => w.kind);
       if (kinds.length === 0) break;
       const limit = Math.min(batchSize, maxJobs - stats.claimed);
-      const nonce = randomId();
-      let claimed: RawResult;
+      let jobs: Job[];
       try {
-        claimed = await db.raw({
-          prepare: true,
-          ...encodeQuery({
-            text: JobClaimBatch(prefix),
-            params: [
-              queueNames,
-              queueNames.map(() => limit),
-              kinds,
-              id,
-              nonce,
-              Math.max(0, leaseUntil - now),
-            ],
-          }),
+        jobs = await claimJobs(db, {
+          prefix,
+          queues: queueNames.map((name) => ({ name, limit })),
+          kinds,
+          runnerId: id,
+          leaseMs: leaseUntil - now,
+          now: clock?.(),
         });
       } catch (error) {
         throw new TickError(
-          `tick: claiming jobs failed (${error instanceof Error ? error.message : String(error)}); any jobs it may have claimed stay running until their lease passes at ${new Date(leaseUntil).toISOString()} and the next tick rescues them`,
+          `tick: claiming jobs failed (${describe(error)}); any jobs it may have claimed stay running until their lease passes at ${rescuedAt} and the next tick rescues them`,
           finish(),
           { cause: error },
         );
       }
-      const jobs = decodeResult(claimed).rows.map((row) => rowToJob(row));
       if (jobs.length === 0) break;
       stats.batches++;
       stats.claimed += jobs.length;
@@ -465,18 +331,19 @@ export function createRunner(options: RunnerOptions): Runner {
         queueConcurrency,
         stopAt,
         leaseUntil,
-        abortGraceMs: Math.max(0, Math.min(reserve / 2, soft - Date.now())),
+        abortGraceMs: abortGraceMs(deadlines, Date.now()),
         softDeadline: soft,
         defaultTimeoutMs,
         client,
         signal,
         gracefulStopMs: tickOptions.gracefulStopMs,
+        clock,
       });
       try {
-        await record(db, jobs, tokens, outcomes, stats);
+        await recordBatch(db, prefix, jobs, tokens, outcomes, stats, clock?.());
       } catch (error) {
         throw new TickError(
-          `tick: recording the outcomes of ${jobs.length} jobs failed (${error instanceof Error ? error.message : String(error)}); they stay running until their lease passes at ${new Date(leaseUntil).toISOString()} and the next tick rescues them`,
+          `tick: recording the outcomes of ${jobs.length} jobs failed (${describe(error)}); they stay running until their lease passes at ${rescuedAt} and the next tick rescues them`,
           finish(),
           { cause: error },
         );

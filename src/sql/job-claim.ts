@@ -5,8 +5,9 @@
  * river_job_prioritized_fetching_index (state, queue, priority, scheduled_at, id) in order; a
  * single `queue = ANY(...)` query would have to sort every available job instead.
  *
- * The lease travels in the attempted_by entry the claim appends (see `lease.ts`), so a claim
- * writes no column that River does not already write, and no extra index entry.
+ * The lease travels in the attempted_by entry the claim appends (its format is owned by
+ * `ops/lease.ts`, which passes the expression that builds it), so a claim writes no column that
+ * River does not already write, and no extra index entry.
  *
  * The UPDATE finds the locked rows by `id = ANY(ARRAY(...))`, not by joining `locked`: the
  * planner cannot tell how many rows the LATERAL `LIMIT q.lim` yields, guessed ~10 % of the
@@ -15,13 +16,20 @@
  * to 141 ms; with the array it stays at ~20 ms (PostgreSQL 15, EXPLAIN ANALYZE).
  */
 
+import { clock } from './clock.js';
+
+/** The claim time: parameter $7 (see `clock`). */
+export const JobClaimAt = clock(7);
+
 /**
  * $1 text[] queue names, $2 int[] per-queue limits, $3 text[] kinds this runner works,
- * $4 text the runner id, $5 text the claim nonce, $6 int8 lease length in ms from the DB's now().
+ * $4 text the runner id, $5 text the claim nonce, $6 int8 lease length in ms from the claim
+ * time, $7 timestamptz the claim time (NULL: the database's now()). `token` is the SQL that
+ * builds the lease token from those (`ops/lease.ts`).
  */
-export const JobClaimBatch = (p: string) => `
+export const JobClaimBatch = (p: string, token: string) => `
 WITH token AS (
-  SELECT 'eddy:' || ((extract(epoch FROM now()) * 1000)::int8 + $6::int8)::text || ':' || $5::text || ':' || $4::text AS value
+  SELECT ${token} AS value
 ),
 locked AS (
   SELECT picked.id
@@ -31,7 +39,7 @@ locked AS (
     FROM ${p}river_job j
     WHERE j.state = 'available'
       AND j.queue = q.name
-      AND j.scheduled_at <= now()
+      AND j.scheduled_at <= ${JobClaimAt}
       AND j.kind = ANY($3::text[])
       AND NOT EXISTS (
         SELECT 1 FROM ${p}river_queue rq
@@ -45,7 +53,7 @@ locked AS (
 UPDATE ${p}river_job j
 SET state = 'running',
     attempt = j.attempt + 1,
-    attempted_at = now(),
+    attempted_at = ${JobClaimAt},
     -- River keeps at most 100 entries in attempted_by.
     attempted_by = CASE
       WHEN cardinality(j.attempted_by) >= 100

@@ -5,11 +5,17 @@
  * `DO NOTHING` makes the existing row come back through RETURNING, and `xmax <> 0` tells the
  * two cases apart — a duplicate never raises, so it never aborts the caller's transaction.
  *
+ * Parameters $1..$11 are the columns below; $12 is the insert time (timestamptz, NULL: the
+ * database's now(); see `clock`), which becomes created_at and the default scheduled_at; $13 the
+ * notification channel when there is one.
+ *
  * `ifAbsent` statements use `DO NOTHING` instead: only inserted rows come back, and existing ones
  * are neither locked nor rewritten. The tick runner enqueues periodic jobs so: `DO UPDATE` locked
  * every live slot row, one after another, while a tick recording some of those jobs locked them
  * in another order — deadlock (40P01) between overlapping ticks.
  */
+
+import { clock } from './clock.js';
 
 const conflict = (p: string, ifAbsent: boolean) => `ON CONFLICT (unique_key)
     WHERE unique_key IS NOT NULL AND unique_states IS NOT NULL
@@ -29,20 +35,21 @@ const notify = `, notified AS (
   FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available' AND NOT skipped) q
 )`;
 
-/** Adds the notification (channel in $12) when asked. */
+/** Adds the notification (channel in $13) when asked. */
 function wrap(insert: string, withNotify: boolean): string {
   if (!withNotify) return insert;
-  return `WITH inserted AS (${insert})${notify.replace('$NOTIFY_CHANNEL', '$12')}
+  return `WITH inserted AS (${insert})${notify.replace('$NOTIFY_CHANNEL', '$13')}
 SELECT inserted.*, (SELECT count(*) FROM notified) AS notified FROM inserted`;
 }
 
 const columns = `(args, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags,
-    unique_key, unique_states)`;
+    unique_key, unique_states, created_at)`;
 
 /** One job from scalar parameters $1..$11 (in `columns` order). */
 const insertOne = (p: string) => `INSERT INTO ${p}river_job ${columns}
   VALUES ($1::jsonb, $2::text, $3::smallint, $4::jsonb, $5::smallint, $6::text,
-    coalesce($7::timestamptz, now()), $8::${p}river_job_state, $9::varchar(255)[], $10::bytea, $11::bit(8))`;
+    coalesce($7::timestamptz, ${clock(12)}), $8::${p}river_job_state, $9::varchar(255)[], $10::bytea,
+    $11::bit(8), ${clock(12)})`;
 
 /** Inserts one job: parameters $1..$11 as in JobInsertMany, but scalars. */
 export const JobInsertOne = (p: string, withNotify: boolean, ifAbsent = false) =>
@@ -68,10 +75,10 @@ const manyRows = `ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::text[])
 
 /** Many jobs from the zipped parameters, inserted in input order. */
 const insertMany = (p: string) => `INSERT INTO ${p}river_job ${columns}
-  SELECT args, kind, max_attempts, metadata, priority, queue, coalesce(scheduled_at, now()),
+  SELECT args, kind, max_attempts, metadata, priority, queue, coalesce(scheduled_at, ${clock(12)}),
     state::${p}river_job_state,
     CASE WHEN tags = '' THEN '{}'::varchar(255)[] ELSE string_to_array(tags, ',')::varchar(255)[] END,
-    unique_key, unique_states
+    unique_key, unique_states, ${clock(12)}
   FROM ${manyRows}
   ORDER BY ord`;
 

@@ -65,7 +65,6 @@ SELECT
  * one statement, which every driver (Neon's HTTP batches included) can send.
  */
 export function migrationApplyIfMissing(version: number, sql: string): string {
-  if (!Number.isInteger(version) || version < 1) throw new RangeError(`bad version ${version}`);
   return `
 DO $eddy_migrate$
 DECLARE

@@ -12,7 +12,7 @@
  * So JSON is parsed here into a tree that keeps each token's text, never into JS numbers.
  */
 
-import { ValidationError } from '../errors.js';
+import { invalid } from '../errors.js';
 import { isRawJson } from '../insert/json-args.js';
 
 /** A parsed JSON value whose tokens keep their Go wire text. */
@@ -35,10 +35,6 @@ const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 // has usually lost digits already (JSON.parse rounds silently), so it is refused, not hashed.
 const TWO_53 = 2 ** 53;
 const TWO_64 = 2 ** 64;
-
-function invalid(path: string, message: string): never {
-  throw new ValidationError(`${path} ${message}`, [{ path, message }]);
-}
 
 const GO_ESCAPES: Record<string, string> = {
   '<': '\\u003c',

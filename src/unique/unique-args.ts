@@ -10,7 +10,7 @@
  * and sjson v1.2.5 running River's algorithm on thousands of random documents.
  */
 
-import { ValidationError } from '../errors.js';
+import { invalid } from '../errors.js';
 import {
   checkWellFormed,
   compactJson,
@@ -18,10 +18,6 @@ import {
   type JsonNode,
   sjsonKey,
 } from './json-canonical.js';
-
-function invalid(path: string, message: string): never {
-  throw new ValidationError(`${path} ${message}`, [{ path, message }]);
-}
 
 /** A selected args path: the text given and the literal keys it names. */
 export interface ArgsPath {

@@ -17,7 +17,7 @@
  * gjson/sjson code does (unique-args.ts); `&period=` follows Go's time rules (unique-period.ts).
  */
 
-import { ValidationError } from '../errors.js';
+import { invalid } from '../errors.js';
 import type { RawJson } from '../insert/json-args.js';
 import type { JobState } from '../job.js';
 import { checkWellFormed, jsonNodeFromValue } from './json-canonical.js';
@@ -110,10 +110,6 @@ export interface UniqueKey {
   mask: number;
   /** The text that was hashed, e.g. `&kind=email&args={"to":"a@b.c"}`. For debugging. */
   text: string;
-}
-
-function invalid(path: string, message: string): never {
-  throw new ValidationError(`${path} ${message}`, [{ path, message }]);
 }
 
 /**

@@ -8,11 +8,7 @@
  * the millisecond never crosses one (V8 also floors sub-millisecond digits when parsing).
  */
 
-import { ValidationError } from '../errors.js';
-
-function invalid(path: string, message: string): never {
-  throw new ValidationError(`${path} ${message}`, [{ path, message }]);
-}
+import { invalid } from '../errors.js';
 
 /** An instant as a `Date` or RFC 3339 text; text keeps sub-millisecond digits exactly. */
 export type Instant = Date | string;

@@ -15,10 +15,10 @@
 import pg from 'pg';
 import { nodePostgres } from '../../adapters/node-postgres/index.js';
 import type { Driver } from '../../src/driver/driver.js';
+import { schemaPrefix } from '../../src/driver/schema-name.js';
+import { claimJobsText } from '../../src/ops/claim-jobs.js';
+import { recordOutcomesTexts } from '../../src/ops/record-outcomes.js';
 import { createRunner } from '../../src/runner/runner.js';
-import { JobClaimBatch } from '../../src/sql/job-claim.js';
-import * as recordStatements from '../../src/sql/job-complete.js';
-import { schemaPrefix } from '../../src/sql/schema.js';
 import { defineWorker } from '../../src/worker.js';
 
 export interface TickerProcessOptions {
@@ -55,13 +55,9 @@ async function main(options: TickerProcessOptions): Promise<void> {
   const pool = new pg.Pool({ connectionString: options.url, max: options.concurrency + 1 });
   pool.on('error', () => undefined);
   const prefix = schemaPrefix(schema);
-  const claim = JobClaimBatch(prefix);
+  const claim = claimJobsText(prefix);
   // Every statement that records outcomes (the runner picks one per batch).
-  const records = new Set(
-    Object.values(recordStatements)
-      .filter((statement) => typeof statement === 'function')
-      .map((statement) => statement(prefix)),
-  );
+  const records = new Set(recordOutcomesTexts(prefix));
   const inner = nodePostgres(pool);
   const driver: Driver = {
     ...inner,

@@ -25,14 +25,9 @@ export async function POST(request: Request): Promise<Response> {
       [parsed.data.email, parsed.data.total],
     );
     const orderId = rows[0]?.id as string;
-    const { job } = await eddy.insertTx(
-      neonWebSocket(client, { inTransaction: true }),
-      sendOrderConfirmation,
-      {
-        orderId,
-        email: parsed.data.email,
-      },
-    );
+    const { job } = await eddy
+      .with(neonWebSocket(client, { inTransaction: true }))
+      .insert(sendOrderConfirmation, { orderId, email: parsed.data.email });
     await client.query('COMMIT');
     return Response.json({ orderId, jobId: job.id.toString() }, { status: 201 });
   } catch (error) {

@@ -6,7 +6,7 @@
 
 import { neon } from '@neondatabase/serverless';
 import { createClient, ValidationError } from 'eddy';
-import { neonHttp, neonQuery, readNeonInsert } from 'eddy/neon-http';
+import { neonHttp, neonInsert } from 'eddy/neon-http';
 import { orderInput, sendOrderConfirmation } from '../../../jobs';
 
 const sql = neon(process.env.DATABASE_URL ?? 'postgres://localhost/app');
@@ -19,18 +19,21 @@ export async function POST(request: Request): Promise<Response> {
   // A batch cannot feed one statement's result into the next, so the id is made here.
   const orderId = crypto.randomUUID();
 
-  let enqueue: Awaited<ReturnType<typeof eddy.prepareInsert>>;
+  let prepared: Awaited<ReturnType<typeof eddy.prepareInsertMany>>;
   try {
-    enqueue = await eddy.prepareInsert(sendOrderConfirmation, { orderId, email });
+    prepared = await eddy.prepareInsertMany([
+      { kind: sendOrderConfirmation, args: { orderId, email } },
+    ]);
   } catch (error) {
     if (error instanceof ValidationError)
       return Response.json({ error: error.message }, { status: 400 });
     throw error;
   }
+  const enqueue = neonInsert(sql, prepared);
   const [, jobResult] = await sql.transaction([
     sql`INSERT INTO orders (id, email, total) VALUES (${orderId}, ${email}, ${total})`,
-    neonQuery(sql, enqueue),
+    enqueue.query,
   ]);
-  const [inserted] = readNeonInsert(enqueue, jobResult);
+  const [inserted] = enqueue.read(jobResult);
   return Response.json({ orderId, jobId: inserted?.job.id.toString() }, { status: 201 });
 }
