@@ -47,16 +47,16 @@ import { type Runner as GraphileRunner, run, runMigrations, runOnce } from 'grap
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { nodePostgres } from '../adapters/node-postgres/index.js';
-import { migrate } from '../src/migrate.js';
-import { createRunner } from '../src/runner/runner.js';
-import { defineWorker } from '../src/worker.js';
+import { createClient, createRunner, defineWorker, migrate } from '../src/index.js';
 import {
   admin,
   DATABASE_URL,
   dropCreated,
+  type EddyApi,
   fmt,
   freshSchema,
   ignoreIdleErrors,
+  loadBaseline,
   printTable,
   quietGraphileLogger,
   round,
@@ -127,13 +127,15 @@ interface Contender {
   close(): Promise<void>;
 }
 
-async function eddy(): Promise<Contender> {
-  const schema = await freshSchema('eddy');
+const current: EddyApi = { createClient, createRunner, defineWorker, migrate, nodePostgres };
+
+async function eddyTicks(api = current, name = 'eddy'): Promise<Contender> {
+  const schema = await freshSchema(name === 'eddy' ? 'eddy' : 'eddy_base');
   const seedPool = pool(2);
-  await migrate(nodePostgres(seedPool), { schema });
-  const noop = defineWorker(KIND, async () => undefined);
+  await api.migrate(api.nodePostgres(seedPool), { schema });
+  const noop = api.defineWorker(KIND, async () => undefined);
   return {
-    name: 'eddy',
+    name,
     async round() {
       await seedRiver(seedPool, schema, JOBS);
       const pools = Array.from({ length: TICKERS }, () => pool(4));
@@ -142,15 +144,15 @@ async function eddy(): Promise<Contender> {
       let batches = 0;
       try {
         const runners = pools.map((p) =>
-          createRunner({
-            driver: nodePostgres(p),
+          api.createRunner({
+            driver: api.nodePostgres(p),
             schema,
             workers: [noop],
             batchSize: BATCH,
             concurrency: BATCH,
           }),
         );
-        const result = await timed('eddy', JOBS, async () => {
+        const result = await timed(name, JOBS, async () => {
           await Promise.all(
             runners.map(async (runner) => {
               for (;;) {
@@ -165,7 +167,7 @@ async function eddy(): Promise<Contender> {
           );
         });
         result.note = `${ticks} ticks, ${batches} batches, ${statements} statements`;
-        await expectDrained(seedPool, schema, 'eddy');
+        await expectDrained(seedPool, schema, name);
         return result;
       } finally {
         await Promise.all(pools.map((p) => p.end()));
@@ -449,7 +451,7 @@ async function main() {
   );
   const want = (name: string) => !ONLY || ONLY.includes(name);
   const makers: [string, () => Promise<Contender>][] = [
-    ['eddy', eddy],
+    ['eddy', () => eddyTicks()],
     ['bare', bare],
     ['pgboss', pgBoss],
     ['graphile', graphile],
@@ -460,6 +462,8 @@ async function main() {
   const results = new Map<string, Result>();
   try {
     for (const [key, make] of makers) if (want(key)) contenders.set(key, await make());
+    const baseline = await loadBaseline();
+    if (baseline) contenders.set('baseline', await eddyTicks(baseline, 'eddy@baseline'));
     // Rounds interleave the contenders so a noisy neighbour hurts them alike.
     for (let r = 0; r < ROUNDS; r++) {
       for (const [key, contender] of contenders) {
@@ -498,6 +502,7 @@ async function main() {
     for (const [size, count] of Object.entries(perTick)) {
       console.log(`eddy statements per one-batch tick at batch ${size}: ${count}`);
     }
+    if (baseline) console.log(`this tree vs baseline: ${round(eddy / rate('baseline'))}x`);
     console.log(
       `targets: ≥ 0.8x bare: ${round(eddy / bare)}x; ≥ 1.5x best peer: ${round(eddy / bestPeer)}x; ≥ 10x runOnce: ${round(eddy / runOnceRate)}x`,
     );
@@ -516,6 +521,12 @@ async function main() {
         ratio_vs_best_peer: round(eddy / bestPeer),
         ratio_vs_runonce: round(eddy / runOnceRate),
         ratio_vs_runonce_localqueue: round(eddy / rate('runonce-tuned')),
+        ...(baseline
+          ? {
+              baseline_jobs_per_s: Math.round(rate('baseline')),
+              ratio_vs_baseline: round(eddy / rate('baseline')),
+            }
+          : {}),
         statements_per_tick: perTick[1000] ?? null,
         statements_per_tick_batch_100: perTick[100] ?? null,
         jobs: JOBS,

@@ -32,15 +32,16 @@ import { makeWorkerUtils, type WorkerUtils } from 'graphile-worker';
 import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { nodePostgres } from '../adapters/node-postgres/index.js';
-import { createClient } from '../src/client.js';
-import { migrate } from '../src/migrate.js';
+import { createClient, createRunner, defineWorker, migrate } from '../src/index.js';
 import {
   admin,
   DATABASE_URL,
   dropCreated,
+  type EddyApi,
   fmt,
   freshSchema,
   ignoreIdleErrors,
+  loadBaseline,
   measure,
   printTable,
   quietGraphileLogger,
@@ -80,15 +81,17 @@ function newPool(): pg.Pool {
   return new pg.Pool({ connectionString: DATABASE_URL, max: POOL_SIZE });
 }
 
-async function eddy(): Promise<Contender> {
-  const schema = await freshSchema('eddy');
+const current: EddyApi = { createClient, createRunner, defineWorker, migrate, nodePostgres };
+
+async function eddy(api = current, name = 'eddy'): Promise<Contender> {
+  const schema = await freshSchema(name === 'eddy' ? 'eddy' : 'eddy_base');
   const pool = newPool();
-  const driver = nodePostgres(pool);
-  await migrate(driver, { schema });
-  const client = createClient({ driver, schema });
+  const driver = api.nodePostgres(pool);
+  await api.migrate(driver, { schema });
+  const client = api.createClient({ driver, schema });
   const items = payloads.map((args) => ({ kind: KIND, args }));
   return {
-    name: 'eddy',
+    name,
     single: async () => {
       await client.insert(KIND, onePayload());
       return 1;
@@ -191,6 +194,8 @@ async function main() {
       if (ONLY && !ONLY.includes(make.name)) continue;
       contenders.push(await make());
     }
+    const baseline = await loadBaseline();
+    if (baseline) contenders.splice(1, 0, await eddy(baseline, 'eddy@baseline'));
     const best = new Map<string, number>();
     const key = (c: Contender, mode: string) => `${c.name}/${mode}`;
     for (let r = 0; r < ROUNDS; r++) {
@@ -229,7 +234,14 @@ async function main() {
     const bestPeerSingle = Math.max(...peers.map((p) => rate(p, 'single')));
     const eddyBulk = rate('eddy', 'bulk');
     const eddySingle = rate('eddy', 'single');
+    const baseBulk = rate('eddy@baseline', 'bulk');
+    const baseSingle = rate('eddy@baseline', 'single');
     console.log('');
+    if (baseline) {
+      console.log(
+        `this tree vs baseline: bulk ${round(eddyBulk / baseBulk)}x, single ${round(eddySingle / baseSingle)}x`,
+      );
+    }
     console.log(
       `targets: bulk ≥ 3x best peer: ${round(eddyBulk / bestPeerBulk)}x; single ≥ 0.8x bare: ${round(eddySingle / bareSingle)}x`,
     );
@@ -248,6 +260,14 @@ async function main() {
         bulk_ratio_vs_best_peer: round(eddyBulk / bestPeerBulk),
         bulk_ratio_vs_bare: round(eddyBulk / bareBulk),
         single_ratio_vs_bare: round(eddySingle / bareSingle),
+        ...(baseline
+          ? {
+              baseline_bulk_jobs_per_s: Math.round(baseBulk),
+              baseline_single_jobs_per_s: Math.round(baseSingle),
+              bulk_ratio_vs_baseline: round(eddyBulk / baseBulk),
+              single_ratio_vs_baseline: round(eddySingle / baseSingle),
+            }
+          : {}),
         single_parallel: SINGLE_PARALLEL,
         bulk_parallel: BULK_PARALLEL,
         bulk_size: BULK_SIZE,

@@ -124,3 +124,29 @@ export function ignoreIdleErrors(pool: pg.Pool): pg.Pool {
   pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }
+
+/** The part of Eddy's API the benchmarks drive, from this tree or from a baseline checkout. */
+export interface EddyApi {
+  createClient: typeof import('../src/index.js').createClient;
+  createRunner: typeof import('../src/index.js').createRunner;
+  defineWorker: typeof import('../src/index.js').defineWorker;
+  migrate: typeof import('../src/index.js').migrate;
+  nodePostgres: typeof import('../adapters/node-postgres/index.js').nodePostgres;
+}
+
+/**
+ * BENCH_BASELINE=/path/to/another/checkout adds that checkout's Eddy as a contender
+ * (`eddy@baseline`), measured in the same run, interleaved with this tree's: the way to show a
+ * change costs nothing (`git worktree add /tmp/base main && ln -s $PWD/node_modules /tmp/base/`).
+ * It loads the checkout's public entry points, which every version has.
+ */
+export async function loadBaseline(): Promise<EddyApi | undefined> {
+  const dir = process.env.BENCH_BASELINE;
+  if (!dir) return undefined;
+  const { pathToFileURL } = await import('node:url');
+  const { join, resolve } = await import('node:path');
+  const root = resolve(dir);
+  const core = await import(pathToFileURL(join(root, 'src/index.ts')).href);
+  const pgAdapter = await import(pathToFileURL(join(root, 'adapters/node-postgres/index.ts')).href);
+  return { ...core, nodePostgres: pgAdapter.nodePostgres } as EddyApi;
+}
