@@ -45,7 +45,7 @@ export const CRON_WALL_LIMIT_MS = 15 * 60_000;
 export type EnvSetting<Env, T> = T | ((env: Env) => T | undefined);
 
 /** What started a tick: the cron expression of a Cron Trigger, `push` or `kick`. */
-export type TickTrigger = string;
+export type TickSource = string;
 
 export interface CloudflareWorkerOptions<Env> {
   /** Builds the runner for an environment; called once per isolate and env binding set. */
@@ -62,7 +62,7 @@ export interface CloudflareWorkerOptions<Env> {
    */
   maxBatches?: EnvSetting<Env, number>;
   /** Called with the stats of every tick this worker runs (logging). */
-  onTick?: (stats: TickStats, trigger: TickTrigger) => void;
+  onTick?: (stats: TickStats, trigger: TickSource) => void;
   /** Called when a kicked tick fails (it runs after the response). Default `console.error`. */
   onKickError?: (error: unknown) => void;
 }
@@ -99,7 +99,7 @@ export function createWorker<Env extends object>(
   const pushBudgetMs = (env: Env) => read(options.pushBudgetMs, env, 25_000);
   const maxBatches = (env: Env) => read(options.maxBatches, env, 10);
   /** The env's runner, reporting each tick's stats to `onTick`. */
-  const reporting = (env: Env, trigger: TickTrigger): Runner => {
+  const reporting = (env: Env, trigger: TickSource): Runner => {
     const runner = runnerFor(env);
     return {
       id: runner.id,

@@ -17,7 +17,7 @@ import {
   ValidationError,
 } from 'eddy';
 import { createWorker } from 'eddy/cloudflare';
-import { neonHttp, neonInsert } from 'eddy/neon-http';
+import { type NeonInsert, neonHttp, neonInsert } from 'eddy/neon-http';
 import {
   awaitEmailVerification,
   createWorkers,
@@ -91,7 +91,7 @@ worker.app.post('/signup', async (c) => {
   // A batch cannot feed one statement's result into the next, so the id is made here.
   const userId = crypto.randomUUID();
 
-  let enqueue: ReturnType<typeof neonInsert<typeof sql, InsertResult[]>>;
+  let enqueue: NeonInsert<typeof sql, InsertResult[]>;
   try {
     enqueue = neonInsert(
       sql,

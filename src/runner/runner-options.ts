@@ -1,0 +1,185 @@
+/**
+ * The runner's options: what they mean, their defaults, and their validation. Bad options fail
+ * `createRunner` with a `ValidationError` naming the option, before anything runs.
+ */
+
+import type { Driver } from '../driver/driver.js';
+import { schemaPrefix } from '../driver/schema-name.js';
+import { invalid, ValidationError } from '../errors.js';
+import { newNonce } from '../ops/lease.js';
+import type { Retention } from '../ops/maintenance.js';
+import type { Worker } from '../worker.js';
+import { DEFAULT_LEASE_MARGIN_MS } from './deadlines.js';
+import type { PeriodicJob } from './periodic.js';
+
+export interface QueueOptions {
+  /** Jobs of this queue running at once. Default: the runner's `concurrency`. */
+  concurrency?: number;
+}
+
+export interface RetentionOptions {
+  /** Milliseconds to keep finalized jobs; `null` keeps them forever. */
+  completedMs?: number | null;
+  cancelledMs?: number | null;
+  discardedMs?: number | null;
+}
+
+export interface RunnerOptions {
+  driver: Driver;
+  /** Postgres schema with River's tables. Default: the search_path. */
+  schema?: string;
+  workers: readonly Worker[];
+  /** Queues to work and their limits. Default `{ default: {} }`. */
+  queues?: Record<string, QueueOptions>;
+  /** Identifies this runner in `attempted_by`. Default `eddy-<random>`. */
+  id?: string;
+  /** Jobs running at once over all queues. Default 10. */
+  concurrency?: number;
+  /** Jobs claimed per statement (per queue). Default 100. */
+  batchSize?: number;
+  periodic?: readonly PeriodicJob[];
+  retention?: RetentionOptions;
+  /** Budget of a tick when the call gives none. Default 25 s. */
+  budgetMs?: number;
+  /**
+   * Added to the hard deadline to form the lease: covers clock skew between this runtime and the
+   * database, and the time to record results. Default 15 s.
+   */
+  leaseMarginMs?: number;
+  /** Time kept back at the end of the budget to record outcomes. Default min(2 s, 10 % budget). */
+  finishReserveMs?: number;
+  /** Per-attempt timeout for workers that set none. Default 60 s. */
+  defaultTimeoutMs?: number;
+  /** Rows each maintenance statement touches at most per tick. Default 1000. */
+  maintenanceBatchSize?: number;
+  /** `pg_notify` Go River listeners when jobs are inserted (periodic, follow-ups). Default false. */
+  notify?: boolean;
+  /**
+   * The clock (tests): what time it is for the database — claims, recorded outcomes,
+   * maintenance, periodic slots — instead of the database's `now()`. Timeouts and deadlines
+   * still run on real time.
+   */
+  now?: () => Date;
+}
+
+/** The options resolved: defaults applied, every value checked. */
+export interface RunnerConfig {
+  readonly driver: Driver;
+  readonly schema: string | undefined;
+  readonly prefix: string;
+  readonly id: string;
+  readonly workers: ReadonlyMap<string, Worker>;
+  readonly queueNames: readonly string[];
+  readonly concurrency: number;
+  readonly queueConcurrency: ReadonlyMap<string, number>;
+  readonly batchSize: number;
+  readonly budgetMs: number;
+  readonly leaseMarginMs: number;
+  readonly finishReserveMs: number | undefined;
+  readonly defaultTimeoutMs: number;
+  readonly maintenanceMax: number;
+  readonly retention: Retention;
+  readonly periodic: readonly PeriodicJob[];
+  readonly notify: boolean;
+  readonly clock: (() => Date) | undefined;
+}
+
+/** A positive number, or `fallback` when absent; `where` names the call in the error. */
+export function positive(
+  path: string,
+  value: number | undefined,
+  fallback: number,
+  where = 'createRunner',
+): number {
+  const v = value ?? fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)
+    invalid(path, `must be a positive number (got ${String(v)})`, where);
+  return v;
+}
+
+function nonNegative(path: string, value: number | undefined): number | undefined {
+  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0))
+    invalid(path, `must be a number ≥ 0 (got ${String(value)})`, 'createRunner');
+  return value;
+}
+
+function retentionMs(value: number | null | undefined, fallback: number): number | null {
+  return value === undefined ? fallback : value;
+}
+
+/** Applies defaults to the options and checks every value. */
+export function resolveRunnerOptions(options: RunnerOptions): RunnerConfig {
+  const where = 'createRunner';
+  if (!options || typeof options !== 'object')
+    throw new ValidationError('createRunner: pass { driver, workers, queues?, ... }');
+  const { driver, schema } = options;
+  if (!driver || typeof driver.query !== 'function')
+    invalid(
+      'driver',
+      'must be an Eddy driver, e.g. neonHttp(neon(url)) from eddy/neon-http',
+      where,
+    );
+  const prefix = schemaPrefix(schema);
+  const id = options.id ?? `eddy-${newNonce()}`;
+  if (typeof id !== 'string' || id.length === 0 || id.length > 100)
+    invalid('id', 'must be 1–100 characters', where);
+  // No workers is allowed: such a runner does maintenance only.
+  const workerList = options.workers ?? [];
+  if (!Array.isArray(workerList))
+    invalid('workers', 'must be an array of defineWorker(...)', where);
+  const workers = new Map<string, Worker>();
+  workerList.forEach((worker, i) => {
+    if (!worker || typeof worker.work !== 'function' || typeof worker.kind !== 'string')
+      invalid(`workers[${i}]`, 'must be made by defineWorker(...)', where);
+    if (workers.has(worker.kind))
+      invalid(`workers[${i}]`, `is a second worker for kind '${worker.kind}'`, where);
+    workers.set(worker.kind, worker);
+  });
+  const queues = options.queues ?? { default: {} };
+  const queueNames = Object.keys(queues);
+  if (queueNames.length === 0) invalid('queues', 'must name at least one queue', where);
+  const queueConcurrency = new Map<string, number>();
+  for (const [name, q] of Object.entries(queues)) {
+    if (name.length === 0 || name.length > 127)
+      invalid(`queues['${name}']`, 'must be a queue name of 1–127 characters', where);
+    if (q?.concurrency !== undefined)
+      queueConcurrency.set(name, positive(`queues.${name}.concurrency`, q.concurrency, 1));
+  }
+  const periodic = options.periodic ?? [];
+  const names = new Set<string>();
+  periodic.forEach((p, i) => {
+    if (names.has(p.name))
+      invalid(
+        `periodic[${i}]`,
+        `is a second periodic job named '${p.name}'; give one a name`,
+        where,
+      );
+    names.add(p.name);
+  });
+  if (options.now !== undefined && typeof options.now !== 'function')
+    invalid('now', 'must be a function returning a Date', where);
+  return {
+    driver,
+    schema,
+    prefix,
+    id,
+    workers,
+    queueNames,
+    concurrency: positive('concurrency', options.concurrency, 10),
+    queueConcurrency,
+    batchSize: positive('batchSize', options.batchSize, 100),
+    budgetMs: positive('budgetMs', options.budgetMs, 25_000),
+    leaseMarginMs: nonNegative('leaseMarginMs', options.leaseMarginMs) ?? DEFAULT_LEASE_MARGIN_MS,
+    finishReserveMs: nonNegative('finishReserveMs', options.finishReserveMs),
+    defaultTimeoutMs: positive('defaultTimeoutMs', options.defaultTimeoutMs, 60_000),
+    maintenanceMax: positive('maintenanceBatchSize', options.maintenanceBatchSize, 1000),
+    retention: {
+      completedMs: retentionMs(options.retention?.completedMs, 24 * 3600_000),
+      cancelledMs: retentionMs(options.retention?.cancelledMs, 24 * 3600_000),
+      discardedMs: retentionMs(options.retention?.discardedMs, 7 * 24 * 3600_000),
+    },
+    periodic,
+    notify: options.notify ?? false,
+    clock: options.now,
+  };
+}
