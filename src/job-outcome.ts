@@ -7,6 +7,12 @@
 import { ValidationError } from './errors.js';
 import type { AttemptError } from './job.js';
 
+/**
+ * The longest delay a retry or snooze can ask for: Go's largest time.Duration (about 292
+ * years), River's own limit. Longer delays are recorded as this one.
+ */
+export const MAX_DELAY_MS = 9_223_372_036_854;
+
 /** How an attempt ended, as the runner records it (`ops/record-outcomes.ts`). */
 export type Outcome =
   | { type: 'completed' }
@@ -48,22 +54,24 @@ export class JobCancel extends Error {
   }
 }
 
+/** Reads a brand without trusting the value: a revoked Proxy throws on any property access. */
+function hasBrand(value: unknown, brand: symbol): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  try {
+    return (value as Record<symbol, unknown>)[brand] === true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether a worker threw a `JobSnooze` (of any copy of Eddy). */
 export function isJobSnooze(value: unknown): value is JobSnooze {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    (value as { [SNOOZE]?: unknown })[SNOOZE] === true
-  );
+  return hasBrand(value, SNOOZE);
 }
 
 /** Whether a worker threw a `JobCancel` (of any copy of Eddy). */
 export function isJobCancel(value: unknown): value is JobCancel {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    (value as { [CANCEL]?: unknown })[CANCEL] === true
-  );
+  return hasBrand(value, CANCEL);
 }
 
 /**
@@ -112,6 +120,11 @@ function tag(value: unknown): string {
   try {
     return String(value);
   } catch {
-    return Object.prototype.toString.call(value);
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      // A revoked Proxy defeats even Object.prototype.toString.
+      return '[unprintable value]';
+    }
   }
 }

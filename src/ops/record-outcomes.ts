@@ -3,8 +3,8 @@
  */
 
 import type { Database } from '../driver/database.js';
-import type { JobState } from '../job.js';
-import type { Outcome } from '../job-outcome.js';
+import type { AttemptError, JobState } from '../job.js';
+import { MAX_DELAY_MS, type Outcome } from '../job-outcome.js';
 import { JobSetCompletedIfRunningMany, JobSetStateIfRunningMany } from '../sql/job-complete.js';
 import { PREPARED } from './prepared.js';
 
@@ -15,13 +15,52 @@ export interface OutcomeRecord {
   readonly outcome: Outcome;
 }
 
+/**
+ * What one attempt may add to `river_job.errors`. Every failure is stored and every claim
+ * reads the row back, so an unbounded message (a stack that repeats a 1 MB message) grows the
+ * row by megabytes per attempt and, over Neon HTTP (10 MB per response), can stall a queue.
+ */
+export const MAX_ERROR_CHARS = 2_000;
+export const MAX_TRACE_CHARS = 8_000;
+
+/** NUL, and UTF-16 surrogates that are not half of a pair. */
+const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+/**
+ * Text PostgreSQL will store and that stays small: NUL (which jsonb refuses) and lone UTF-16
+ * surrogates (which `slice` leaves when it cuts an emoji in half, and which jsonb refuses too)
+ * become U+FFFD, and text past `max` is cut at a code point, saying how much was cut.
+ */
+export function recordableText(text: string, max: number): string {
+  let out = text.length > max ? text.slice(0, max) : text;
+  // Cutting inside a surrogate pair leaves a lone high surrogate at the end: drop it.
+  if (out.length < text.length && /[\uD800-\uDBFF]$/.test(out)) out = out.slice(0, -1);
+  out = out.replace(UNSTORABLE, '\uFFFD');
+  return out.length < text.length ? `${out}… (${text.length - out.length} more characters)` : out;
+}
+
+function recordableError(error: AttemptError): AttemptError {
+  return {
+    at: error.at,
+    attempt: error.attempt,
+    error: recordableText(String(error.error), MAX_ERROR_CHARS),
+    trace: recordableText(String(error.trace), MAX_TRACE_CHARS),
+  };
+}
+
+/** A delay PostgreSQL can add to now(): whole milliseconds from 0 to River's maximum. */
+function recordableDelay(delayMs: number): number {
+  if (!Number.isFinite(delayMs)) return delayMs > 0 ? MAX_DELAY_MS : 0;
+  return Math.min(Math.max(0, Math.round(delayMs)), MAX_DELAY_MS);
+}
+
 /** The row state an outcome asks for (River's: a retry or snooze due now is `available`). */
 function stateOf(outcome: Outcome): { state: JobState; delayMs: number | null } {
   switch (outcome.type) {
     case 'completed':
       return { state: 'completed', delayMs: null };
     case 'retry': {
-      const delayMs = Math.round(outcome.delayMs);
+      const delayMs = recordableDelay(outcome.delayMs);
       return { state: delayMs <= 0 ? 'available' : 'retryable', delayMs };
     }
     case 'discard':
@@ -29,7 +68,7 @@ function stateOf(outcome: Outcome): { state: JobState; delayMs: number | null } 
     case 'cancel':
       return { state: 'cancelled', delayMs: null };
     case 'snooze': {
-      const delayMs = Math.round(outcome.delayMs);
+      const delayMs = recordableDelay(outcome.delayMs);
       return { state: delayMs <= 0 ? 'available' : 'scheduled', delayMs };
     }
     case 'release':
@@ -67,7 +106,7 @@ export async function recordOutcomes(
     const { state, delayMs } = stateOf(outcome);
     states.push(state);
     delays.push(delayMs);
-    errors.push('error' in outcome ? JSON.stringify(outcome.error) : null);
+    errors.push('error' in outcome ? JSON.stringify(recordableError(outcome.error)) : null);
   }
   const { rows } = await db.query(
     JobSetStateIfRunningMany(prefix),

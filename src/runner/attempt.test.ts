@@ -123,3 +123,25 @@ describe('an attempt', () => {
     });
   });
 });
+
+describe('an attempt that ends in something unreadable', () => {
+  const revoked = () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    return proxy;
+  };
+
+  it('fails, and still delivers its outcome, when the worker rejects with a revoked Proxy', async () => {
+    const worker = defineWorker('rejects_revoked', async () => {
+      throw revoked();
+    });
+    const outcome = await attempt(worker);
+    expect(outcome).toMatchObject({ type: 'retry', error: { at: CLOCK.toISOString() } });
+    expect((outcome as { error: { error: string } }).error.error).toContain('[unprintable value]');
+  });
+
+  it('fails when the worker returns a revoked Proxy, whose `then` cannot be read', async () => {
+    const worker = defineWorker('returns_revoked', () => revoked());
+    expect(await attempt(worker)).toMatchObject({ type: 'retry' });
+  });
+});

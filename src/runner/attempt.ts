@@ -225,7 +225,32 @@ export class Attempt {
     clearTimeout(this.timer);
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.stop.running.delete(this);
-    done(outcomeOf(this.job, this.worker, this.options, settled, this.reason));
+    done(settle(this.job, this.worker, this.options, settled, this.reason));
+  }
+}
+
+/**
+ * `outcomeOf`, which must never throw: what a worker rejects with is anything at all (a revoked
+ * Proxy throws on every access), and an outcome that is never delivered hangs the tick.
+ */
+function settle(
+  job: Job,
+  worker: Worker,
+  options: AttemptOptions,
+  settled: Settled,
+  reason: unknown,
+): Outcome {
+  try {
+    return outcomeOf(job, worker, options, settled, reason);
+  } catch (error) {
+    const at = stampOf(options, (options.now ?? Date.now)());
+    return failure(
+      job,
+      worker,
+      `eddy: could not read how the attempt ended (${describeThrown(error).message})`,
+      '',
+      at,
+    );
   }
 }
 
@@ -293,10 +318,21 @@ function start(
   try {
     result = worker.work(job, ctx);
   } catch (thrown) {
-    return outcomeOf(job, worker, options, toFailed(thrown), attempt.reason);
+    return settle(job, worker, options, toFailed(thrown), attempt.reason);
   }
-  if (!isThenable(result)) return outcomeOf(job, worker, options, SUCCEEDED, attempt.reason);
-  return attempt.wait(result, worker.options.timeoutMs ?? options.defaultTimeoutMs, startedAt);
+  let thenable: boolean;
+  try {
+    thenable = isThenable(result);
+  } catch (thrown) {
+    // A returned value whose `then` cannot be read (a revoked Proxy): the attempt failed.
+    return settle(job, worker, options, toFailed(thrown), attempt.reason);
+  }
+  if (!thenable) return settle(job, worker, options, SUCCEEDED, attempt.reason);
+  return attempt.wait(
+    result as PromiseLike<unknown>,
+    worker.options.timeoutMs ?? options.defaultTimeoutMs,
+    startedAt,
+  );
 }
 
 /** The outcome when Eddy itself failed running a job (never expected). */

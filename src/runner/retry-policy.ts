@@ -5,12 +5,10 @@
  */
 
 import type { Job } from '../job.js';
+import { MAX_DELAY_MS } from '../job-outcome.js';
 
 /** Milliseconds from now until the next attempt of a job that just failed. */
 export type RetryPolicy = (job: Job) => number;
-
-// Go's time.Duration tops out near 292 years; River clamps there, and so do we.
-const MAX_DELAY_MS = 9_223_372_036_854;
 
 export const defaultRetryPolicy: RetryPolicy = (job) => {
   const errorCount = job.errors.length + 1;
