@@ -24,6 +24,7 @@ export const MAX_ERROR_CHARS = 2_000;
 export const MAX_TRACE_CHARS = 8_000;
 
 /** NUL, and UTF-16 surrogates that are not half of a pair. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: NUL is exactly what must be found
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /**
