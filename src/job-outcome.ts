@@ -13,13 +13,25 @@ import type { AttemptError } from './job.js';
  */
 export const MAX_DELAY_MS = 9_223_372_036_854;
 
+/**
+ * How many times a tick's deadline may cut a job's run short (each time it is snoozed, its
+ * attempt given back) before the next cut counts as a failed attempt: a job longer than any
+ * tick's budget would otherwise be snoozed forever, never failing and never discarded. Counted
+ * in the job's `metadata["eddy:deadline_snoozes"]`.
+ */
+export const MAX_DEADLINE_SNOOZES = 5;
+
+/** The metadata key counting deadline snoozes (River's own keys are namespaced `river:`). */
+export const DEADLINE_SNOOZES_KEY = 'eddy:deadline_snoozes';
+
 /** How an attempt ended, as the runner records it (`ops/record-outcomes.ts`). */
 export type Outcome =
   | { type: 'completed' }
   | { type: 'retry'; delayMs: number; error: AttemptError }
   | { type: 'discard'; error: AttemptError }
   | { type: 'cancel'; error: AttemptError }
-  | { type: 'snooze'; delayMs: number }
+  /** `deadline`: the tick's deadline cut the run short (counted, see MAX_DEADLINE_SNOOZES). */
+  | { type: 'snooze'; delayMs: number; deadline?: boolean }
   /** Claimed but never started: handed back with its attempt restored. */
   | { type: 'release' };
 

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Driver } from '../src/driver/index.js';
 import { createClient, createRunner, defineWorker } from '../src/index.js';
-import { MAX_DELAY_MS } from '../src/job-outcome.js';
+import { DEADLINE_SNOOZES_KEY, MAX_DEADLINE_SNOOZES, MAX_DELAY_MS } from '../src/job-outcome.js';
 import {
   MAX_ERROR_CHARS,
   MAX_TRACE_CHARS,
@@ -99,6 +99,40 @@ for (const setup of selectedSetups().filter((s) => s.sharedServer)) {
       );
       expect(byKind('far_retry')[0].state).toBe('retryable');
       expect(years(byKind('far_retry')[0])).toBeGreaterThan(290);
+    });
+
+    it('snoozes a run the deadline cuts short a bounded number of times, then counts it as a failed attempt', async () => {
+      const { schema } = river;
+      const client = createClient({ driver, schema });
+      await client.insert('long', { n: 1 });
+      await client.insert(
+        'long',
+        { n: 2 },
+        { metadata: { [DEADLINE_SNOOZES_KEY]: MAX_DEADLINE_SNOOZES } },
+      );
+      const runner = createRunner({
+        driver,
+        schema,
+        // Honours its signal, but never finishes within a tick.
+        workers: [
+          defineWorker(
+            'long',
+            (_job, ctx) =>
+              new Promise((_resolve, reject) => {
+                ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason));
+              }),
+          ),
+        ],
+      });
+      const stats = await runner.tick({ budgetMs: 600 });
+      expect(stats).toMatchObject({ claimed: 2, snoozed: 1, retried: 1 });
+      const [fresh, worn] = await river.jobs(`kind = 'long'`);
+      expect(fresh).toMatchObject({ state: 'available', attempt: 0, errors: null });
+      expect(fresh.metadata).toMatchObject({ snoozes: 1, [DEADLINE_SNOOZES_KEY]: 1 });
+      expect(worn).toMatchObject({ state: 'retryable', attempt: 1 });
+      expect(worn.errors[0].error).toMatch(
+        /ran past the tick's deadline 6 times; give its worker expectedRunMs/,
+      );
     });
 
     it('records the rest, and the refused one generically, when PostgreSQL refuses an outcome', async () => {

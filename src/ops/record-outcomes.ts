@@ -120,6 +120,7 @@ export async function recordOutcomes(
       records.map((r) => r.outcome.type === 'snooze'),
       records.map((r) => r.outcome.type === 'release'),
       now ?? null,
+      records.map((r) => r.outcome.type === 'snooze' && r.outcome.deadline === true),
     ],
     PREPARED,
   );

@@ -7,11 +7,13 @@ import type { Client } from '../client.js';
 import { formatIssuePath } from '../insert/standard-schema.js';
 import type { AttemptError, Job } from '../job.js';
 import {
+  DEADLINE_SNOOZES_KEY,
   describeThrown,
   isJobCancel,
   isJobSnooze,
   JobCancel,
   JobSnooze,
+  MAX_DEADLINE_SNOOZES,
   type Outcome,
 } from '../job-outcome.js';
 import type { Worker, WorkerContext } from '../worker.js';
@@ -146,7 +148,17 @@ function outcomeOf(
       error: attemptError(job, `cancelled: ${thrown.message}`, thrown.stack ?? '', stamp),
     };
   }
-  if (reason instanceof DeadlineReached) return { type: 'snooze', delayMs: 0 };
+  if (reason instanceof DeadlineReached) {
+    const cuts = Number(job.metadata[DEADLINE_SNOOZES_KEY] ?? 0);
+    if (cuts < MAX_DEADLINE_SNOOZES) return { type: 'snooze', delayMs: 0, deadline: true };
+    return failure(
+      job,
+      worker,
+      `job ran past the tick's deadline ${cuts + 1} times; give its worker expectedRunMs (a tick then starts it only with that much budget left) or run its kind in a long-lived process (eddy/node)`,
+      '',
+      stamp,
+    );
+  }
   if (reason instanceof AttemptTimedOut) {
     const { message, trace } = describeThrown(thrown);
     return failure(

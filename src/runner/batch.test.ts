@@ -52,7 +52,7 @@ describe('executeBatch', () => {
       options([polite], { concurrency: 1, stopAt: T0 + 3_000 }),
       3_000,
     );
-    expect(outcomes).toEqual([{ type: 'snooze', delayMs: 0 }, { type: 'release' }]);
+    expect(outcomes).toEqual([{ type: 'snooze', delayMs: 0, deadline: true }, { type: 'release' }]);
   });
 
   it('abandons a worker that ignores its signal, keeping its job away until the lease ends', async () => {

@@ -9,7 +9,9 @@
  * $1 int8[] id · $2 text[] claim token · $3 text[] new state · $4 int8[] delay in ms from now for
  * scheduled_at (NULL keeps it) · $5 jsonb[] AttemptError to append (NULL for none) ·
  * $6 bool[] snooze (attempt given back, metadata.snoozes + 1) · $7 bool[] release (attempt
- * given back, not counted as a snooze) · $8 timestamptz the time of recording (NULL: now()).
+ * given back, not counted as a snooze) · $8 timestamptz the time of recording (NULL: now()) ·
+ * $9 bool[] the snooze is the tick's deadline cutting the run short (metadata
+ * `eddy:deadline_snoozes` + 1, which bounds a job that never fits a tick).
  *
  * Like River, a retry or snooze of a job whose cancellation was requested meanwhile
  * (metadata.cancel_attempted_at, set by River's JobCancel) cancels it instead.
@@ -42,9 +44,12 @@ SET state = (${finalState})::${p}river_job_state,
     errors = CASE WHEN u.error IS NULL THEN j.errors ELSE array_append(j.errors, u.error) END,
     metadata = CASE WHEN u.snooze AND (${finalState}) <> 'cancelled'
       THEN j.metadata || jsonb_build_object('snoozes', coalesce((j.metadata->>'snoozes')::int, 0) + 1)
+        || CASE WHEN u.deadline THEN jsonb_build_object('eddy:deadline_snoozes',
+             coalesce((j.metadata->>'eddy:deadline_snoozes')::int, 0) + 1) ELSE '{}'::jsonb END
       ELSE j.metadata END
-FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::jsonb[], $6::bool[], $7::bool[])
-  AS u(id, token, state, delay_ms, error, snooze, release)
+FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::jsonb[], $6::bool[], $7::bool[],
+    $9::bool[])
+  AS u(id, token, state, delay_ms, error, snooze, release, deadline)
 WHERE j.id = u.id AND j.state = 'running' AND j.attempted_by[cardinality(j.attempted_by)] = u.token
 RETURNING j.id, j.state::text AS state`;
 
