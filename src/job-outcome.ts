@@ -21,12 +21,16 @@ export const MAX_DELAY_MS = 9_223_372_036_854;
  */
 export const MAX_DEADLINE_SNOOZES = 5;
 
+/** The most JSON a job's output may hold, in bytes (River allows more; outputs are read back with every job row). */
+export const MAX_OUTPUT_BYTES = 1024 * 1024;
+
 /** The metadata key counting deadline snoozes (River's own keys are namespaced `river:`). */
 export const DEADLINE_SNOOZES_KEY = 'eddy:deadline_snoozes';
 
 /** How an attempt ended, as the runner records it (`ops/record-outcomes.ts`). */
 export type Outcome =
-  | { type: 'completed' }
+  /** `output`: the JSON text to store as `metadata.output`. */
+  | { type: 'completed'; output?: string }
   | { type: 'retry'; delayMs: number; error: AttemptError }
   | { type: 'discard'; error: AttemptError }
   | { type: 'cancel'; error: AttemptError }

@@ -81,24 +81,22 @@ for (const setup of selectedSetups().filter((s) => s.sharedServer)) {
       expect(stats).toMatchObject({ claimed: 8, completed: 3, retried: 4, snoozed: 1, stale: 0 });
       const rows = await river.jobs();
       const byKind = (kind: string) => rows.filter((row) => row.kind === kind);
+      const one = (kind: string) => byKind(kind)[0] as Record<string, any>;
       for (const row of byKind('fine'))
         expect(row).toMatchObject({ state: 'completed', attempt: 1 });
-      expect(byKind('nul')[0].errors[0].error).toBe('bad byte \uFFFD here');
-      expect(byKind('surrogate')[0].errors[0].error).toBe('cut emoji \uFFFD');
-      const stored = byKind('huge')[0].errors[0];
+      expect(one('nul').errors[0].error).toBe('bad byte \uFFFD here');
+      expect(one('surrogate').errors[0].error).toBe('cut emoji \uFFFD');
+      const stored = one('huge').errors[0];
       expect(stored.error.length).toBeLessThan(MAX_ERROR_CHARS + 50);
       expect(stored.error).toMatch(/… \(\d+ more characters\)$/);
       expect(stored.trace.length).toBeLessThan(MAX_TRACE_CHARS + 50);
       // Delays beyond River's maximum are recorded as the maximum (about 292 years).
       const years = (row: Record<string, any>) =>
         (row.scheduled_at.getTime() - Date.now()) / (365.25 * 24 * 3600_000);
-      expect(byKind('far_snooze')[0].state).toBe('scheduled');
-      expect(years(byKind('far_snooze')[0])).toBeCloseTo(
-        MAX_DELAY_MS / (365.25 * 24 * 3600_000),
-        0,
-      );
-      expect(byKind('far_retry')[0].state).toBe('retryable');
-      expect(years(byKind('far_retry')[0])).toBeGreaterThan(290);
+      expect(one('far_snooze').state).toBe('scheduled');
+      expect(years(one('far_snooze'))).toBeCloseTo(MAX_DELAY_MS / (365.25 * 24 * 3600_000), 0);
+      expect(one('far_retry').state).toBe('retryable');
+      expect(years(one('far_retry'))).toBeGreaterThan(290);
     });
 
     it('snoozes a run the deadline cuts short a bounded number of times, then counts it as a failed attempt', async () => {
@@ -126,13 +124,41 @@ for (const setup of selectedSetups().filter((s) => s.sharedServer)) {
       });
       const stats = await runner.tick({ budgetMs: 600 });
       expect(stats).toMatchObject({ claimed: 2, snoozed: 1, retried: 1 });
-      const [fresh, worn] = await river.jobs(`kind = 'long'`);
+      const [fresh, worn] = (await river.jobs(`kind = 'long'`)) as [
+        Record<string, any>,
+        Record<string, any>,
+      ];
       expect(fresh).toMatchObject({ state: 'available', attempt: 0, errors: null });
       expect(fresh.metadata).toMatchObject({ snoozes: 1, [DEADLINE_SNOOZES_KEY]: 1 });
       expect(worn).toMatchObject({ state: 'retryable', attempt: 1 });
       expect(worn.errors[0].error).toMatch(
         /ran past the tick's deadline 6 times; give its worker expectedRunMs/,
       );
+    });
+
+    it("stores a completed job's output where River keeps it, metadata.output", async () => {
+      const { schema } = river;
+      const client = createClient({ driver, schema });
+      await client.insertMany([
+        { kind: 'returns', args: {} },
+        { kind: 'records', args: {} },
+        { kind: 'silent', args: {} },
+      ]);
+      const runner = createRunner({
+        driver,
+        schema,
+        workers: [
+          defineWorker('returns', () => ({ sent: 3, to: ['a@example.com'] })),
+          defineWorker('records', (_job, ctx) => ctx.recordOutput('done')),
+          defineWorker('silent', () => {}),
+        ],
+      });
+      expect(await runner.tick({ budgetMs: 5_000 })).toMatchObject({ completed: 3 });
+      const rows = await river.jobs();
+      const output = (kind: string) => rows.find((row) => row.kind === kind)?.metadata;
+      expect(output('returns')).toEqual({ output: { sent: 3, to: ['a@example.com'] } });
+      expect(output('records')).toEqual({ output: 'done' });
+      expect(output('silent')).toEqual({});
     });
 
     it('records the rest, and the refused one generically, when PostgreSQL refuses an outcome', async () => {
@@ -170,7 +196,7 @@ for (const setup of selectedSetups().filter((s) => s.sharedServer)) {
       const stats = await runner.tick({ budgetMs: 10_000 });
       expect(refused).toBeGreaterThan(1); // the whole batch, then the halves holding it
       expect(stats).toMatchObject({ claimed: 7, completed: 6, retried: 1, stale: 0 });
-      const [poisoned] = await river.jobs(`kind = 'poison'`);
+      const [poisoned] = (await river.jobs(`kind = 'poison'`)) as [Record<string, any>];
       expect(poisoned.state).toBe('available'); // retried at once, with a generic error
       expect(poisoned.errors[0].error).toMatch(/refused this attempt's outcome.*SQLSTATE 22P05/);
       expect(await river.jobs(`kind = 'fine' AND state <> 'completed'`)).toEqual([]);

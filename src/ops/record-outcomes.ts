@@ -91,8 +91,8 @@ export async function recordOutcomes(
 ): Promise<Map<string, JobState>> {
   const ids = records.map((r) => r.id);
   const tokens = records.map((r) => r.token);
-  // A batch of only completions (the usual case) takes the lighter statement.
-  if (records.every((r) => r.outcome.type === 'completed')) {
+  // A batch of only completions without output (the usual case) takes the lighter statement.
+  if (records.every((r) => r.outcome.type === 'completed' && r.outcome.output === undefined)) {
     const { rows } = await db.query(
       JobSetCompletedIfRunningMany(prefix),
       [ids, tokens, now ?? null],
@@ -121,6 +121,7 @@ export async function recordOutcomes(
       records.map((r) => r.outcome.type === 'release'),
       now ?? null,
       records.map((r) => r.outcome.type === 'snooze' && r.outcome.deadline === true),
+      records.map((r) => (r.outcome.type === 'completed' ? (r.outcome.output ?? null) : null)),
     ],
     PREPARED,
   );

@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { batchOptions, CLOCK, claimedJob, T0 } from '../../test/support/runner-fixtures.js';
 import { defineJobKind } from '../job-kind.js';
-import type { Outcome } from '../job-outcome.js';
+import { MAX_OUTPUT_BYTES, type Outcome } from '../job-outcome.js';
 import { defineWorker, type Worker } from '../worker.js';
 import { type BatchStop, runOne } from './attempt.js';
 
@@ -29,7 +29,7 @@ afterEach(() => {
 
 describe('an attempt', () => {
   it('completes when the worker returns, synchronously or not', async () => {
-    expect(await attempt(defineWorker('sync', () => 'done'))).toEqual({ type: 'completed' });
+    expect(await attempt(defineWorker('sync', () => undefined))).toEqual({ type: 'completed' });
     const later = defineWorker('later', () => new Promise((r) => setTimeout(r, 50)));
     expect(await attempt(later, {}, 50)).toEqual({ type: 'completed' });
   });
@@ -143,5 +143,35 @@ describe('an attempt that ends in something unreadable', () => {
   it('fails when the worker returns a revoked Proxy, whose `then` cannot be read', async () => {
     const worker = defineWorker('returns_revoked', () => revoked());
     expect(await attempt(worker)).toMatchObject({ type: 'retry' });
+  });
+});
+
+describe("an attempt's output", () => {
+  it('is the returned value as JSON, or what ctx.recordOutput was given last, which wins', async () => {
+    expect(await attempt(defineWorker('returns', () => ({ sent: 3 })))).toEqual({
+      type: 'completed',
+      output: '{"sent":3}',
+    });
+    const recording = defineWorker('records', async (_job, ctx) => {
+      ctx.recordOutput({ step: 1 });
+      ctx.recordOutput({ step: 2 });
+      return 'ignored';
+    });
+    expect(await attempt(recording)).toEqual({ type: 'completed', output: '{"step":2}' });
+    expect(await attempt(defineWorker('nothing', () => undefined))).toEqual({ type: 'completed' });
+  });
+
+  it('fails the attempt when the output is not JSON or is too large, saying why', async () => {
+    expect(await attempt(defineWorker('bigint', () => ({ n: 10n })))).toMatchObject({
+      type: 'retry',
+      error: { error: expect.stringMatching(/^the job's output cannot be stored: .*output\.n/) },
+    });
+    const huge = defineWorker('huge', () => 'x'.repeat(MAX_OUTPUT_BYTES));
+    expect(await attempt(huge)).toMatchObject({
+      type: 'retry',
+      error: {
+        error: expect.stringMatching(/^the job's output is \d+ bytes of JSON; at most 1048576/),
+      },
+    });
   });
 });

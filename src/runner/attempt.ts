@@ -4,6 +4,7 @@
  */
 
 import type { Client } from '../client.js';
+import { byteLength, toJsonText } from '../insert/json-args.js';
 import { formatIssuePath } from '../insert/standard-schema.js';
 import type { AttemptError, Job } from '../job.js';
 import {
@@ -14,6 +15,7 @@ import {
   JobCancel,
   JobSnooze,
   MAX_DEADLINE_SNOOZES,
+  MAX_OUTPUT_BYTES,
   type Outcome,
 } from '../job-outcome.js';
 import type { Worker, WorkerContext } from '../worker.js';
@@ -106,9 +108,9 @@ function isThenable(value: unknown): value is PromiseLike<unknown> {
   );
 }
 
-type Settled = { ok: true } | { ok: false; thrown: unknown } | 'abandoned';
+type Settled = { ok: true; value: unknown } | { ok: false; thrown: unknown } | 'abandoned';
 
-const SUCCEEDED: Settled = { ok: true };
+const succeeded = (value: unknown): Settled => ({ ok: true, value });
 const toFailed = (thrown: unknown): Settled => ({ ok: false, thrown });
 
 /** The outcome of an attempt that settled (or was abandoned), given why it was aborted, if it was. */
@@ -118,6 +120,7 @@ function outcomeOf(
   options: AttemptOptions,
   settled: Settled,
   reason: unknown,
+  recorded: RecordedOutput | undefined,
 ): Outcome {
   const at = (options.now ?? Date.now)();
   const stamp = stampOf(options, at);
@@ -139,7 +142,7 @@ function outcomeOf(
     }
     return { type: 'snooze', delayMs: untilLeaseEnds };
   }
-  if (settled.ok) return { type: 'completed' };
+  if (settled.ok) return completed(job, worker, settled.value, recorded, stamp);
   const thrown = settled.thrown;
   if (isJobSnooze(thrown)) return { type: 'snooze', delayMs: thrown.delayMs };
   if (isJobCancel(thrown)) {
@@ -187,6 +190,8 @@ export class Attempt {
   graceTimer: ReturnType<typeof setTimeout> | undefined = undefined;
   /** Delivers the outcome of an asynchronous attempt; unset before it waits and once delivered. */
   done: ((outcome: Outcome) => void) | undefined = undefined;
+  /** What the worker passed to `ctx.recordOutput`, last call wins. */
+  recorded: RecordedOutput | undefined = undefined;
 
   constructor(
     readonly job: Job,
@@ -219,7 +224,7 @@ export class Attempt {
     return new Promise<Outcome>((resolve) => {
       this.done = resolve;
       Promise.resolve(result).then(
-        () => this.finish(SUCCEEDED),
+        (value: unknown) => this.finish(succeeded(value)),
         (thrown: unknown) => this.finish(toFailed(thrown)),
       );
       if (this.reason !== undefined) this.abort(this.reason);
@@ -237,8 +242,52 @@ export class Attempt {
     clearTimeout(this.timer);
     if (this.graceTimer) clearTimeout(this.graceTimer);
     this.stop.running.delete(this);
-    done(settle(this.job, this.worker, this.options, settled, this.reason));
+    done(settle(this.job, this.worker, this.options, settled, this.reason, this));
   }
+}
+
+/** An output recorded with `ctx.recordOutput` (boxed: `undefined` may be recorded too). */
+interface RecordedOutput {
+  readonly value: unknown;
+}
+
+/**
+ * A completed attempt, with its output as JSON text: the recorded one, else the returned value
+ * unless it is `undefined`. An output JSON cannot carry, or larger than MAX_OUTPUT_BYTES, fails
+ * the attempt: the job's work is done, but River's row would not hold what the worker meant.
+ */
+function completed(
+  job: Job,
+  worker: Worker,
+  returned: unknown,
+  recorded: RecordedOutput | undefined,
+  stamp: number,
+): Outcome {
+  const value = recorded ? recorded.value : returned;
+  if (value === undefined) return { type: 'completed' };
+  let output: string;
+  try {
+    output = toJsonText(value, 'output');
+  } catch (error) {
+    return failure(
+      job,
+      worker,
+      `the job's output cannot be stored: ${describeThrown(error).message}`,
+      '',
+      stamp,
+    );
+  }
+  const bytes = output.length * 3 > MAX_OUTPUT_BYTES ? byteLength(output) : 0;
+  if (bytes > MAX_OUTPUT_BYTES) {
+    return failure(
+      job,
+      worker,
+      `the job's output is ${bytes} bytes of JSON; at most ${MAX_OUTPUT_BYTES} can be stored (return less, or store it elsewhere and record a reference)`,
+      '',
+      stamp,
+    );
+  }
+  return { type: 'completed', output };
 }
 
 /**
@@ -251,9 +300,10 @@ function settle(
   options: AttemptOptions,
   settled: Settled,
   reason: unknown,
+  attempt?: Attempt,
 ): Outcome {
   try {
-    return outcomeOf(job, worker, options, settled, reason);
+    return outcomeOf(job, worker, options, settled, reason, attempt?.recorded);
   } catch (error) {
     const at = stampOf(options, (options.now ?? Date.now)());
     return failure(
@@ -322,6 +372,9 @@ function start(
     snooze,
     cancel,
     client: options.client,
+    recordOutput(value: unknown) {
+      attempt.recorded = { value };
+    },
   };
   if (stop.signal.aborted) attempt.reason = new DeadlineReached('the tick reached its deadline');
 
@@ -330,16 +383,16 @@ function start(
   try {
     result = worker.work(job, ctx);
   } catch (thrown) {
-    return settle(job, worker, options, toFailed(thrown), attempt.reason);
+    return settle(job, worker, options, toFailed(thrown), attempt.reason, attempt);
   }
   let thenable: boolean;
   try {
     thenable = isThenable(result);
   } catch (thrown) {
     // A returned value whose `then` cannot be read (a revoked Proxy): the attempt failed.
-    return settle(job, worker, options, toFailed(thrown), attempt.reason);
+    return settle(job, worker, options, toFailed(thrown), attempt.reason, attempt);
   }
-  if (!thenable) return settle(job, worker, options, SUCCEEDED, attempt.reason);
+  if (!thenable) return settle(job, worker, options, succeeded(result), attempt.reason, attempt);
   return attempt.wait(
     result as PromiseLike<unknown>,
     worker.options.timeoutMs ?? options.defaultTimeoutMs,

@@ -11,7 +11,8 @@
  * $6 bool[] snooze (attempt given back, metadata.snoozes + 1) · $7 bool[] release (attempt
  * given back, not counted as a snooze) · $8 timestamptz the time of recording (NULL: now()) ·
  * $9 bool[] the snooze is the tick's deadline cutting the run short (metadata
- * `eddy:deadline_snoozes` + 1, which bounds a job that never fits a tick).
+ * `eddy:deadline_snoozes` + 1, which bounds a job that never fits a tick) · $10 jsonb[] the
+ * output of a completed attempt, stored as `metadata.output` where River keeps it (NULL: none).
  *
  * Like River, a retry or snooze of a job whose cancellation was requested meanwhile
  * (metadata.cancel_attempted_at, set by River's JobCancel) cancels it instead.
@@ -46,10 +47,12 @@ SET state = (${finalState})::${p}river_job_state,
       THEN j.metadata || jsonb_build_object('snoozes', coalesce((j.metadata->>'snoozes')::int, 0) + 1)
         || CASE WHEN u.deadline THEN jsonb_build_object('eddy:deadline_snoozes',
              coalesce((j.metadata->>'eddy:deadline_snoozes')::int, 0) + 1) ELSE '{}'::jsonb END
+      WHEN u.output IS NOT NULL AND (${finalState}) = 'completed'
+      THEN j.metadata || jsonb_build_object('output', u.output)
       ELSE j.metadata END
 FROM unnest($1::int8[], $2::text[], $3::text[], $4::int8[], $5::jsonb[], $6::bool[], $7::bool[],
-    $9::bool[])
-  AS u(id, token, state, delay_ms, error, snooze, release, deadline)
+    $9::bool[], $10::jsonb[])
+  AS u(id, token, state, delay_ms, error, snooze, release, deadline, output)
 WHERE j.id = u.id AND j.state = 'running' AND j.attempted_by[cardinality(j.attempted_by)] = u.token
 RETURNING j.id, j.state::text AS state`;
 
