@@ -22,7 +22,7 @@ import { defineWorker } from '../src/worker.js';
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CRON_INTERVAL_MS = Number(process.env.CRON_INTERVAL_MS ?? 10_000);
 const SAMPLES = Number(process.env.SAMPLES ?? 12);
-const SECRET = 'bench-kick-secret';
+const SECRET = 'bench-kick-secret-long-enough-for-32-chars';
 const schema = `bench_kick_${process.pid}`;
 
 const pool = new pg.Pool({ connectionString: DATABASE_URL, max: 10 });

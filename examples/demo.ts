@@ -242,6 +242,8 @@ async function main(): Promise<number> {
         TICK_SECRET: tickSecret,
       },
       host: '127.0.0.1',
+      // No request.cf data: Miniflare would download it from Cloudflare, and the demo is offline.
+      cf: false,
       port: await choosePort(settings.port),
       structuredWorkerdLogs: true,
       handleStructuredLogs: ({ level, message }: { level: string; message: string }) => {
@@ -292,7 +294,7 @@ async function main(): Promise<number> {
     );
     process.stdout.write(`
   Look around while it runs:
-    curl ${url.origin}/                     job counts by kind and state
+    curl ${url.origin}/jobs -H 'authorization: Bearer ${tickSecret}'   job counts by kind and state
     curl -X POST ${url.origin}/signup -d '{"email":"you@example.com"}'
     curl -X POST ${url.origin}/tick -H 'authorization: Bearer ${tickSecret}'
   The code: examples/worker/ · wrangler.toml · README.md, "Cloudflare Workers", to deploy it.

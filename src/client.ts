@@ -24,6 +24,7 @@ import {
   insertNotifyChannel,
 } from './ops/insert-jobs.js';
 import { PREPARED } from './ops/prepared.js';
+import { refuseUnknownKeys } from './runner/runner-options.js';
 
 export type { InsertedJob } from './ops/insert-jobs.js';
 
@@ -31,7 +32,11 @@ export interface ClientOptions<Kinds extends readonly AnyJobKind[]> {
   driver: Driver;
   /** Postgres schema holding River's tables (River's Config.Schema). Default: the search_path. */
   schema?: string;
-  /** The kinds this client inserts. When given, args are validated and other names refused. */
+  /**
+   * The kinds this client inserts. When given, any other kind is refused, by name or as a kind
+   * object, and names are validated with their kind's schema. Without it, any kind goes: kind
+   * objects are validated by their own schema, names not at all.
+   */
   kinds?: Kinds;
   /** `pg_notify` Go River listeners about new available jobs, in the same statement. Default false. */
   notify?: boolean;
@@ -129,6 +134,51 @@ export interface Client<Kinds extends readonly AnyJobKind[] = []> extends Insert
   kick(queues?: readonly string[]): Promise<void>;
 }
 
+/** A job with JSON-safe values, as `jobToJSON` returns it: ids as strings, dates as ISO strings. */
+export type JobJSON<J> = {
+  [K in keyof J]: J[K] extends bigint
+    ? string
+    : J[K] extends Date
+      ? string
+      : J[K] extends Date | null
+        ? string | null
+        : J[K];
+};
+
+/** `value` with every bigint as a decimal string and every Date as an ISO string. */
+function jsonSafe(value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return value.map(jsonSafe);
+  if (
+    value !== null &&
+    typeof value === 'object' &&
+    Object.getPrototypeOf(value) === Object.prototype
+  ) {
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value)) out[key] = jsonSafe(inner);
+    return out;
+  }
+  return value;
+}
+
+/**
+ * A job (or an inserted job) in a form `JSON.stringify` and `Response.json` accept: `id` (a
+ * `bigint`, which JSON cannot carry) as a decimal string, dates as ISO strings, and so any
+ * bigint in args or metadata (an integer beyond 2^53 is decoded as one), the rest as is.
+ *
+ * @example
+ * ```ts
+ * const { job } = await eddy.insert(sendEmail, args);
+ * return Response.json({ job: jobToJSON(job) }, { status: 201 });
+ * ```
+ */
+export function jobToJSON<J extends object>(job: J): JobJSON<J> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(job)) out[key] = jsonSafe(value);
+  return out as JobJSON<J>;
+}
+
 /** Checks that `driver` is an Eddy driver, naming what to pass instead. */
 function checkDriver(driver: unknown, where: string): asserts driver is Driver {
   const d = driver as Partial<Driver> | undefined;
@@ -139,6 +189,38 @@ function checkDriver(driver: unknown, where: string): asserts driver is Driver {
       where,
     );
   }
+}
+
+// Every option, so that an option added to the interface and not here fails the typecheck.
+const CLIENT_KEYS = {
+  driver: 1,
+  schema: 1,
+  kinds: 1,
+  notify: 1,
+  maxPayloadBytes: 1,
+  now: 1,
+  kick: 1,
+} satisfies Record<keyof ClientOptions<[]>, 1>;
+
+/**
+ * One rule for kinds outside the client's `kinds`: refused, as a name or as an object. Listing
+ * kinds declares what this client inserts; an object from elsewhere is as likely a mistake (a
+ * kind the workers do not know) as a misspelt name.
+ */
+function refuseUnlisted(items: readonly InsertItem[], kinds: ReadonlyMap<string, AnyJobKind>) {
+  if (!Array.isArray(items)) return; // planInsert says what to pass
+  items.forEach((item, i) => {
+    const kind = item?.kind;
+    if (!kind || typeof kind !== 'object' || typeof kind.kind !== 'string') return;
+    if (kinds.has(kind.kind)) return;
+    const where = items.length === 1 ? `insert(${kind.kind})` : `insertMany[${i}] (${kind.kind})`;
+    const known = [...kinds.keys()].join(', ') || '(none)';
+    invalid(
+      'kind',
+      `'${kind.kind}' is not a kind this client knows: add it to createClient({ kinds }); known kinds: ${known}`,
+      where,
+    );
+  });
 }
 
 /**
@@ -157,6 +239,7 @@ export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
     throw new ValidationError('createClient: pass { driver, kinds?, schema?, ... }');
   const { driver, schema } = options;
   checkDriver(driver, 'createClient');
+  refuseUnknownKeys(options, CLIENT_KEYS, '', 'createClient');
   let kinds: Map<string, AnyJobKind> | undefined;
   if (options.kinds) {
     kinds = new Map();
@@ -176,6 +259,7 @@ export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
 
   /** Validates and plans the items, and builds their statement. */
   async function build(items: readonly InsertItem[]) {
+    if (kinds) refuseUnlisted(items, kinds);
     const now = clock?.() ?? new Date();
     const plan = await planInsert(items, { kinds, now, maxPayloadBytes });
     const statement = insertJobsStatement(plan.jobs, { ...target, now: clock ? now : undefined });

@@ -12,6 +12,8 @@ export {
   type Inserter,
   type InsertManyItem,
   type InsertResult,
+  type JobJSON,
+  jobToJSON,
   type PreparedInsert,
 } from './client.js';
 export {
@@ -28,6 +30,7 @@ export {
 } from './errors.js';
 export { SIGNATURE_HEADER, signBody } from './http/http-auth.js';
 export { createKick, type Kick, type KickOptions } from './http/kick.js';
+export { createTickGate, type GateEntry, type TickGate } from './http/tick-gate.js';
 export {
   createTickTrigger,
   type TickTriggerOptions,

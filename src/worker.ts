@@ -8,6 +8,7 @@ import type { StandardSchemaV1 } from './insert/standard-schema.js';
 import type { Job } from './job.js';
 import type { AnyJobKind, ArgsOf } from './job-kind.js';
 import type { RetryPolicy } from './runner/retry-policy.js';
+import { refuseUnknownKeys } from './runner/runner-options.js';
 
 export interface WorkerContext {
   /** Aborted when the job's timeout or the tick's deadline arrives. Pass it to fetch() etc. */
@@ -23,6 +24,12 @@ export interface WorkerContext {
   cancel(reason?: string): never;
   /** Inserts follow-up jobs through the runner's database. */
   readonly client: Client;
+  /**
+   * Stores `value` (JSON) as the job's output when the attempt completes, where River keeps it
+   * (`metadata.output`, shown by River UI). Wins over the worker's return value, which is stored
+   * the same way when it is not `undefined`. At most 1 MiB of JSON; more fails the attempt.
+   */
+  recordOutput(value: unknown): void;
 }
 
 export type WorkFunction<Args> = (job: Job<Args>, ctx: WorkerContext) => unknown;
@@ -39,8 +46,19 @@ export interface WorkerOptions {
   retryPolicy?: RetryPolicy;
 }
 
+const WORKER_KEYS = { timeoutMs: 1, expectedRunMs: 1, retryPolicy: 1 } satisfies Record<
+  keyof WorkerOptions,
+  1
+>;
+
 export interface Worker {
   readonly kind: string;
+  /**
+   * The queue the kind's jobs go to unless an insert names another (its `queue`, else
+   * `default`); absent for workers registered by name. `createRunner` refuses a worker whose
+   * queue it does not work.
+   */
+  readonly queue?: string;
   /** Validates args again when a job is claimed; absent for workers registered by name. */
   readonly schema: StandardSchemaV1 | undefined;
   readonly work: WorkFunction<unknown>;
@@ -77,6 +95,8 @@ export function defineWorker(
   if (typeof name !== 'string' || name.length === 0)
     invalid('kind', 'must be a kind name or a kind from defineJobKind()', where);
   if (typeof work !== 'function') invalid('work', 'must be a function (job, ctx) => ...', where);
+  if (!options || typeof options !== 'object') invalid('options', 'must be an object', where);
+  refuseUnknownKeys(options, WORKER_KEYS, 'options', where);
   for (const key of ['timeoutMs', 'expectedRunMs'] as const) {
     const value = options[key];
     if (value !== undefined && (!Number.isFinite(value) || value < 0)) {
@@ -87,6 +107,7 @@ export function defineWorker(
     invalid('options.retryPolicy', 'must be a function (job) => delay in ms', where);
   return Object.freeze({
     kind: name,
+    ...(typeof kind === 'string' ? {} : { queue: kind.defaults?.queue ?? 'default' }),
     schema: typeof kind === 'string' ? undefined : kind.args,
     work: work as WorkFunction<unknown>,
     options: Object.freeze({ ...options }),

@@ -15,10 +15,11 @@ import { readWranglerConfig } from '../examples/wrangler-config.js';
 import { type Client, createClient } from '../src/client.js';
 import { createKick } from '../src/http/kick.js';
 import { migrate } from '../src/migrate.js';
+import { currentLease } from '../src/ops/lease.js';
 import type { TickStats } from '../src/runner/runner.js';
 import { createDatabase, DATABASE_URL } from './support/postgres.js';
 
-const SECRET = 'test-tick-secret';
+const SECRET = 'test-tick-secret-of-at-least-32-chars';
 const CRON = '* * * * *';
 const config = readWranglerConfig();
 
@@ -185,6 +186,20 @@ describe('the example Worker in workerd', () => {
     expect(await jobs('await_email_verification')).toMatchObject([
       { state: 'completed', attempt: 1, metadata: { snoozes: 2 } },
     ]);
+  });
+
+  it("leases a cron tick's jobs for its budget plus the recording time, not Cloudflare's 15 minutes", async () => {
+    await insertWelcomeEmails(1, 0);
+    const firedAt = Date.now();
+    expect(await worker.scheduled()).toBe('ok');
+    const [job] = await jobs('send_welcome_email');
+    expect(job.state).toBe('completed');
+    const lease = currentLease(job.attempted_by);
+    // 50 s budget + 30 s to record + the runner's 15 s margin: an early death (the CPU limit, an
+    // isolate reset) holds the claimed jobs about a minute and a half, not 15 minutes.
+    const heldMs = (lease?.expiresAt ?? Number.POSITIVE_INFINITY) - firedAt;
+    expect(heldMs).toBeGreaterThan(50_000);
+    expect(heldMs).toBeLessThanOrEqual(95_000 + 5_000);
   });
 
   it('refuses POST /tick without the secret or with a wrong one, and runs no tick', async () => {

@@ -34,12 +34,33 @@ async function eddyMigrate(...argv: string[]): Promise<Outcome> {
   }
 }
 
+/** Runs `fn` with $DATABASE_URL set to `value` (or unset), as the command's environment. */
+async function withDatabaseUrlEnv<T>(value: string | undefined, fn: () => Promise<T>): Promise<T> {
+  const saved = process.env.DATABASE_URL;
+  if (value === undefined) delete process.env.DATABASE_URL;
+  else process.env.DATABASE_URL = value;
+  try {
+    return await fn();
+  } finally {
+    if (saved === undefined) delete process.env.DATABASE_URL;
+    else process.env.DATABASE_URL = saved;
+  }
+}
+
 /** Exit code 1, nothing on stdout, exactly one line on stderr; returns that line. */
 function expectOneLineFailure(outcome: Outcome): string {
   expect(outcome.code).toBe(1);
   expect(outcome.stdout).toBe('');
   expect(outcome.stderr).toMatch(/^eddy migrate: [^\n]+\n$/);
   return outcome.stderr;
+}
+
+/** Drops what earlier migrations created, for a test that starts from an empty database. */
+async function resetRiver(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('DROP SCHEMA public CASCADE; CREATE SCHEMA public');
+  await client.end();
 }
 
 async function riverObjects(url: string): Promise<string[]> {
@@ -90,9 +111,19 @@ describe('eddy migrate usage errors', () => {
     expect(line).toContain("'--databse-url'");
   });
 
-  it('asks for --database-url when it is missing', async () => {
-    const line = expectOneLineFailure(await eddyMigrate('--schema', 'jobs'));
-    expect(line).toContain('missing --database-url');
+  it('asks for --database-url or DATABASE_URL when both are missing', async () => {
+    const line = expectOneLineFailure(
+      await withDatabaseUrlEnv(undefined, () => eddyMigrate('--schema', 'jobs')),
+    );
+    expect(line).toContain('missing --database-url URL (or set DATABASE_URL');
+  });
+
+  it('refuses a DATABASE_URL that is not one, naming it and without echoing it', async () => {
+    const line = expectOneLineFailure(
+      await withDatabaseUrlEnv('not a url:secret', () => eddyMigrate()),
+    );
+    expect(line).toContain('DATABASE_URL is not a valid URL');
+    expect(line).not.toContain('secret');
   });
 
   it('refuses --print together with --database-url', async () => {
@@ -176,6 +207,24 @@ describe('eddy migrate --database-url', () => {
     );
     await client.end();
     expect(rows).toEqual([{ v: 7 }]);
+  });
+
+  it('uses $DATABASE_URL without --database-url, and the flag over it', async () => {
+    await resetRiver(database.url);
+    const fromEnv = await withDatabaseUrlEnv(database.url, () => eddyMigrate());
+    expect(fromEnv).toEqual({
+      code: 0,
+      stdout: 'River schema migrated from version 0 to 7 (applied 1, 2, 3, 4, 5, 6, 7)\n',
+      stderr: '',
+    });
+    const flagWins = await withDatabaseUrlEnv('postgres://postgres@127.0.0.1:1/test', () =>
+      eddyMigrate('--database-url', database.url),
+    );
+    expect(flagWins).toEqual({
+      code: 0,
+      stdout: 'River schema is at version 7; nothing to apply\n',
+      stderr: '',
+    });
   });
 
   it('migrates into --schema', async () => {

@@ -6,7 +6,13 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { startLoop } from '../adapters/node/index.js';
 import { createClient } from '../src/client.js';
+import { defineJobKind } from '../src/job-kind.js';
+import { definePeriodicJob } from '../src/runner/periodic.js';
+import { createRunner } from '../src/runner/runner.js';
+import { defineWorker } from '../src/worker.js';
 import { DATABASE_URL } from './support/postgres.js';
 import { type RiverSchema, riverSchema } from './support/river.js';
 
@@ -17,6 +23,40 @@ describe('Node loop', () => {
     await river.pool.query(`CREATE TABLE ${river.schema}.naps (job_id int8 PRIMARY KEY)`);
   });
   afterAll(() => river.close());
+
+  it("logs a tick's failed maintenance steps, such as periodic args that fail their schema", async () => {
+    const report = defineJobKind({ kind: 'report', args: z.object({ day: z.string() }) });
+    const runner = createRunner({
+      driver: river.driver,
+      schema: river.schema,
+      workers: [defineWorker(report, () => {})],
+      // Args from a function cannot be checked before a slot comes due.
+      periodic: [
+        definePeriodicJob({ kind: report, schedule: { everyMs: 1000 }, args: () => ({}) }),
+      ],
+    });
+    const warnings: string[] = [];
+    let logged!: () => void;
+    const warned = new Promise<void>((resolve) => {
+      logged = resolve;
+    });
+    const logger = {
+      warn: (message: string) => {
+        warnings.push(message);
+        logged();
+      },
+      error: (message: string) => warnings.push(`error: ${message}`),
+    };
+    const loop = startLoop(runner, { pollIntervalMs: 50, handleSignals: false, logger });
+    try {
+      await Promise.race([warned, new Promise((r) => setTimeout(r, 5000))]);
+    } finally {
+      await loop.stop();
+    }
+    expect(warnings[0]).toMatch(
+      /^eddy: tick maintenance: enqueue periodic jobs: insert\(report\): args do not match the schema of 'report': args\.day/,
+    );
+  });
 
   it('on SIGTERM finishes what runs within the timeout, snoozes the rest, claims nothing new, and exits', async () => {
     const client = createClient({ driver: river.driver, schema: river.schema });

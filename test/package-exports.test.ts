@@ -1,6 +1,7 @@
 /**
- * The published surface: every adapter folder has its `exports` entry (and nothing points at a
- * folder that does not exist), `eddy/driver` exposes the driver seam, packages only some entry
+ * The published surface: every adapter folder has its `exports` entry, ESM for `import` and for
+ * every other condition (`default`: see test/packaging.test.ts), and nothing points at a
+ * folder that does not exist; `eddy/driver` exposes the driver seam, packages only some entry
  * points need are optional peers, and the core never imports Node built-ins or driver packages.
  */
 
@@ -39,6 +40,7 @@ describe('package exports', () => {
     expect(pkg.exports[`./${folder}`]).toEqual({
       types: `./dist/adapters/${folder}/index.d.ts`,
       import: `./dist/adapters/${folder}/index.js`,
+      default: `./dist/adapters/${folder}/index.js`,
     });
     expect(statSync(join(root, 'adapters', folder, 'index.ts')).isFile()).toBe(true);
   });
@@ -60,6 +62,7 @@ describe('package exports', () => {
     expect(pkg.exports['./driver']).toEqual({
       types: './dist/src/driver/index.d.ts',
       import: './dist/src/driver/index.js',
+      default: './dist/src/driver/index.js',
     });
     expect(statSync(join(root, 'src', 'driver', 'index.ts')).isFile()).toBe(true);
   });

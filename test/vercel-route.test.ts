@@ -3,22 +3,25 @@
  * cron GET with CRON_SECRET, signed POST, QStash signatures, tampering and missing credentials.
  */
 
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTickRoute } from '../adapters/vercel/index.js';
 import { createClient } from '../src/client.js';
 import { SIGNATURE_HEADER, signBody, signQStashToken } from '../src/http/http-auth.js';
-import { createRunner } from '../src/runner/runner.js';
+import { createRunner, type Runner } from '../src/runner/runner.js';
 import { defineWorker } from '../src/worker.js';
 import { type RiverSchema, riverSchema } from './support/river.js';
 
 const URL_ = 'https://app.example.com/api/eddy/tick';
-const CRON_SECRET = 'cron-secret-value';
-const SIGNING_SECRET = 'signing-secret-value';
-const QSTASH = { currentSigningKey: 'sig_current_key', nextSigningKey: 'sig_next_key', url: URL_ };
+const CRON_SECRET = 'cron-secret-value-of-32-characters';
+const SIGNING_SECRET = 'signing-secret-value-of-32-characters';
+// As the README configures it: no `url`, so the route checks tokens against its own URL.
+const QSTASH = { currentSigningKey: 'sig_current_key', nextSigningKey: 'sig_next_key' };
 
 describe('Vercel tick route', () => {
   let river: RiverSchema;
   let route: ReturnType<typeof createTickRoute>;
+  let shared: Runner;
+  const runner = () => shared;
   const worked: string[] = [];
   const enqueue = () =>
     createClient({ driver: river.driver, schema: river.schema }).insert('ping', {});
@@ -26,13 +29,13 @@ describe('Vercel tick route', () => {
 
   beforeAll(async () => {
     river = await riverSchema('vc');
-    const runner = createRunner({
+    shared = createRunner({
       driver: river.driver,
       schema: river.schema,
       workers: [defineWorker('ping', async (job) => void worked.push(String(job.id)))],
     });
     route = createTickRoute({
-      runner,
+      runner: shared,
       maxDuration: 10,
       cronSecret: CRON_SECRET,
       signingSecret: SIGNING_SECRET,
@@ -84,7 +87,7 @@ describe('Vercel tick route', () => {
       new Request(URL_, {
         method: 'POST',
         body,
-        headers: { [SIGNATURE_HEADER]: await signBody(SIGNING_SECRET, body) },
+        headers: { [SIGNATURE_HEADER]: await signBody(SIGNING_SECRET, { url: URL_, body }) },
       }),
     );
     expect(response.status).toBe(200);
@@ -94,7 +97,7 @@ describe('Vercel tick route', () => {
   it('refuses a signed POST whose body was tampered with, signed with another secret, or replayed late', async () => {
     await enqueue();
     const body = JSON.stringify({ reason: 'push' });
-    const signature = await signBody(SIGNING_SECRET, body);
+    const signature = await signBody(SIGNING_SECRET, { url: URL_, body });
     const attempts = [
       new Request(URL_, {
         method: 'POST',
@@ -104,13 +107,22 @@ describe('Vercel tick route', () => {
       new Request(URL_, {
         method: 'POST',
         body,
-        headers: { [SIGNATURE_HEADER]: await signBody('other-secret', body) },
+        headers: {
+          [SIGNATURE_HEADER]: await signBody('other-secret-also-32-characters-long', {
+            url: URL_,
+            body,
+          }),
+        },
       }),
       new Request(URL_, {
         method: 'POST',
         body,
         headers: {
-          [SIGNATURE_HEADER]: await signBody(SIGNING_SECRET, body, Date.now() - 10 * 60_000),
+          [SIGNATURE_HEADER]: await signBody(
+            SIGNING_SECRET,
+            { url: URL_, body },
+            Date.now() - 10 * 60_000,
+          ),
         },
       }),
       new Request(URL_, { method: 'POST', body, headers: { [SIGNATURE_HEADER]: 'garbage' } }),
@@ -180,14 +192,119 @@ describe('Vercel tick route', () => {
     expect(await response.json()).toMatchObject({ claimed: 1, snoozed: 1 });
   });
 
-  it('refuses to build a route that would run ticks for anyone', () => {
+  it('takes a QStash token only for the URL the request came to, or for the configured url', async () => {
+    // A proxy forwards to an internal URL; the route is told the public one QStash signs.
+    const internal = 'http://10.0.0.7:3000/api/eddy/tick';
+    const behindProxy = createTickRoute({
+      runner,
+      maxDuration: 10,
+      qstash: { ...QSTASH, url: URL_ },
+    });
+    const body = '{"scheduled":true}';
+    const send = async (handler: typeof route, at: string, mintedFor: string) =>
+      (
+        await handler.POST(
+          new Request(at, {
+            method: 'POST',
+            body,
+            headers: {
+              'upstash-signature': await signQStashToken(QSTASH.currentSigningKey, body, {
+                url: mintedFor,
+              }),
+            },
+          }),
+        )
+      ).status;
+    await enqueue();
+    // Another URL of the same QStash account: refused, by the derived and the configured URL.
+    expect(await send(route, URL_, 'https://app.example.com/api/other')).toBe(401);
+    expect(await send(behindProxy, internal, internal)).toBe(401);
+    expect(await jobStates()).toEqual(['available']);
+    expect(await send(behindProxy, internal, URL_)).toBe(200);
+    expect(await jobStates()).toEqual(['completed']);
+  });
+
+  it.each([
+    ['a header that is null', 'null', null],
+    ['a header that is an array', '[]', null],
+    ['claims that are null', null, 'null'],
+  ])('answers 401, not 500, to a QStash token with %s', async (_, header, claims) => {
+    await enqueue();
+    const body = '{"scheduled":true}';
+    const valid = (await signQStashToken(QSTASH.currentSigningKey, body, { url: URL_ })).split('.');
+    const part = (json: string | null, fallback: string) =>
+      json === null ? fallback : Buffer.from(json).toString('base64url');
+    const signed = `${part(header, valid[0] as string)}.${part(claims, valid[1] as string)}`;
+    const key = await crypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(QSTASH.currentSigningKey),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign'],
+    );
+    const mac = await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(signed));
+    const token = `${signed}.${Buffer.from(mac).toString('base64url')}`;
+    const response = await route.POST(
+      new Request(URL_, { method: 'POST', body, headers: { 'upstash-signature': token } }),
+    );
+    expect(response.status).toBe(401);
+    expect(await jobStates()).toEqual(['available']);
+  });
+
+  it('builds without credentials, as `next build` does, and then refuses every request (500, logged once)', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const absent = process.env.EDDY_TEST_ABSENT_SECRET;
+      // Module evaluation at build time: no secret in the environment, and it must not throw.
+      const unconfigured = createTickRoute({
+        runner: runner(),
+        maxDuration: 10,
+        cronSecret: absent,
+        signingSecret: absent,
+        qstash: { currentSigningKey: absent as string, nextSigningKey: absent },
+      });
+      await enqueue();
+      for (const request of [
+        new Request(URL_),
+        new Request(URL_, { headers: { authorization: 'Bearer undefined' } }),
+        new Request(URL_, { method: 'POST', body: '{}' }),
+      ]) {
+        const response = await unconfigured.handler(request);
+        expect(response.status).toBe(500);
+        expect((await response.json()).error).toMatch(/no credentials configured/);
+      }
+      expect(await jobStates()).toEqual(['available']);
+      expect(errors.mock.calls.filter(([m]) => /tick route/.test(String(m)))).toHaveLength(1);
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
+  it('refuses a cron secret shorter than 32 characters at request time, naming it', async () => {
+    const errors = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      const weak = createTickRoute({ runner: runner(), maxDuration: 10, cronSecret: 'short' });
+      await enqueue();
+      const response = await weak.GET(
+        new Request(URL_, { headers: { authorization: 'Bearer short' } }),
+      );
+      expect(response.status).toBe(500);
+      expect((await response.json()).error).toMatch(/cronSecret must be at least 32 characters/);
+      expect(await jobStates()).toEqual(['available']);
+    } finally {
+      errors.mockRestore();
+    }
+  });
+
+  it('still refuses a bad maxDuration or maxBodyBytes when the route is built: they are code', () => {
+    expect(() => createTickRoute({ runner: runner(), maxDuration: 0 })).toThrow(/maxDuration/);
     expect(() =>
       createTickRoute({
-        runner: () => {
-          throw new Error('unused');
-        },
+        runner: runner(),
         maxDuration: 10,
+        maxBodyBytes: -1,
+        cronSecret: CRON_SECRET,
       }),
-    ).toThrow(/no credentials configured/);
+    ).toThrow(/maxBodyBytes/);
   });
 });

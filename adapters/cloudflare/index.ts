@@ -2,7 +2,8 @@
  * Cloudflare Workers: a `scheduled` handler that runs one tick per cron trigger, and a Hono app
  * for `fetch` with `POST /tick` (push triggers) behind a secret. Add your own routes (a producer
  * endpoint, say) to the returned `app`, and call `kick(env, ctx)` after a committed insert to
- * start a tick in the same invocation (a Worker cannot fetch its own URL).
+ * start a tick in the same invocation (a Worker cannot fetch its own URL). Pushed and kicked ticks
+ * share one bound per isolate: one in flight, one pending, the rest coalesced.
  *
  * @example
  * ```ts
@@ -21,10 +22,15 @@
 
 import { Hono } from 'hono';
 import {
+  createTickGate,
   createTickTrigger,
   invocationDeadlines,
+  isValidationError,
   type Runner,
+  type TickGate,
   type TickStats,
+  type TriggerContext,
+  ValidationError,
 } from '../../src/index.js';
 
 /** The part of Workers' `ExecutionContext` Eddy uses. */
@@ -40,6 +46,13 @@ export interface ScheduledController {
 
 /** Cloudflare's wall-clock limit for a Cron Trigger invocation. */
 export const CRON_WALL_LIMIT_MS = 15 * 60_000;
+/**
+ * Past a cron tick's budget, how long it may still take to record outcomes. It ends the tick's
+ * hard deadline (and so its lease, plus the runner's margin) long before the wall limit: an
+ * invocation that dies early (CPU limit, memory, isolate reset) holds its jobs this long, not 15
+ * minutes.
+ */
+export const CRON_OVERRUN_MS = 30_000;
 
 /** A setting fixed in code, or read from the environment (`undefined` keeps the default). */
 export type EnvSetting<Env, T> = T | ((env: Env) => T | undefined);
@@ -50,7 +63,10 @@ export type TickSource = string;
 export interface CloudflareWorkerOptions<Env> {
   /** Builds the runner for an environment; called once per isolate and env binding set. */
   runner: (env: Env) => Runner;
-  /** The secret that guards `POST /tick`: as `Authorization: Bearer` or as an HMAC signature. */
+  /**
+   * The secret that guards `POST /tick`: as `Authorization: Bearer` or as an HMAC signature. At
+   * least 32 characters; a shorter one disables the endpoint (500, logged once).
+   */
   tickSecret: (env: Env) => string | undefined;
   /** Budget of a cron tick. Default 50 s (ticks of an every-minute cron do not pile up). */
   scheduledBudgetMs?: EnvSetting<Env, number>;
@@ -61,6 +77,8 @@ export interface CloudflareWorkerOptions<Env> {
    * default of 10 keeps a tick near 25 subrequests, inside the Free plan's 50.
    */
   maxBatches?: EnvSetting<Env, number>;
+  /** Largest `POST /tick` body read, in bytes; larger gets 413 unread. Default 64 KiB. */
+  maxBodyBytes?: number;
   /** Called with the stats of every tick this worker runs (logging). */
   onTick?: (stats: TickStats, trigger: TickSource) => void;
   /** Called when a kicked tick fails (it runs after the response). Default `console.error`. */
@@ -73,23 +91,39 @@ export interface EddyWorker<Env extends object> {
   scheduled(controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void>;
   /**
    * Starts a tick in this invocation, kept alive with `ctx.waitUntil`, so jobs committed by the
-   * request start now instead of at the next cron minute. Never throws; the returned promise
-   * (which callers need not await) settles with the tick's stats, or `undefined` if it failed.
+   * request start now instead of at the next cron minute. While a tick runs, one more is queued
+   * and later kicks join it. Never throws; the returned promise (which callers need not await)
+   * settles with the stats of the tick it started or joined, or `undefined` if that failed.
    */
   kick(env: Env, ctx: ExecutionContext): Promise<TickStats | undefined>;
+}
+
+type Handle = (request: Request, context: TriggerContext) => Promise<Response>;
+
+/** What an isolate keeps per env: its runner, its tick bound, its `POST /tick` handler. */
+interface EnvState {
+  runner: Runner;
+  gate: TickGate;
+  push?: { secret: string; handle: Handle } | { secret: string; error: string };
 }
 
 export function createWorker<Env extends object>(
   options: CloudflareWorkerOptions<Env>,
 ): EddyWorker<Env> {
-  const runners = new WeakMap<Env, Runner>();
-  const runnerFor = (env: Env): Runner => {
-    let runner = runners.get(env);
-    if (!runner) {
-      runner = options.runner(env);
-      runners.set(env, runner);
+  const { maxBodyBytes } = options;
+  if (maxBodyBytes !== undefined && !(Number.isSafeInteger(maxBodyBytes) && maxBodyBytes > 0)) {
+    throw new ValidationError('createWorker: maxBodyBytes must be a positive whole number', [
+      { path: 'maxBodyBytes', message: 'must be a positive whole number of bytes' },
+    ]);
+  }
+  const states = new WeakMap<Env, EnvState>();
+  const stateFor = (env: Env): EnvState => {
+    let state = states.get(env);
+    if (!state) {
+      state = { runner: options.runner(env), gate: createTickGate() };
+      states.set(env, state);
     }
-    return runner;
+    return state;
   };
   const read = (setting: EnvSetting<Env, number> | undefined, env: Env, fallback: number) => {
     const value = typeof setting === 'function' ? setting(env) : setting;
@@ -100,7 +134,7 @@ export function createWorker<Env extends object>(
   const maxBatches = (env: Env) => read(options.maxBatches, env, 10);
   /** The env's runner, reporting each tick's stats to `onTick`. */
   const reporting = (env: Env, trigger: TickSource): Runner => {
-    const runner = runnerFor(env);
+    const runner = stateFor(env).runner;
     return {
       id: runner.id,
       tick: async (tickOptions) => {
@@ -110,20 +144,39 @@ export function createWorker<Env extends object>(
       },
     };
   };
+  /** The env's `POST /tick` handler, built once per secret so its replay memory lasts. */
+  const pushFor = (env: Env, secret: string): NonNullable<EnvState['push']> => {
+    const state = stateFor(env);
+    if (state.push?.secret === secret) return state.push;
+    try {
+      const pushMs = pushBudgetMs(env);
+      const handle = createTickTrigger(() => reporting(env, 'push'), {
+        auth: { bearerSecret: secret, signingSecret: secret },
+        methods: ['POST'],
+        // A request has no fixed wall limit while its client waits; the hard deadline leaves
+        // the tick's lease a margin past the budget.
+        deadlines: (startedAt) => invocationDeadlines({ startedAt, budgetMs: pushMs }),
+        tick: { maxBatches: maxBatches(env) },
+        maxBodyBytes,
+        gate: state.gate,
+        names: { where: 'createWorker', bearerSecret: 'tickSecret', signingSecret: 'tickSecret' },
+      });
+      state.push = { secret, handle };
+    } catch (error) {
+      if (!isValidationError(error)) throw error;
+      console.error(`eddy: POST /tick refuses every request: ${error.message}`);
+      state.push = { secret, error: error.message };
+    }
+    return state.push;
+  };
 
   const app = new Hono<{ Bindings: Env }>();
   app.all('/tick', async (c) => {
     const secret = options.tickSecret(c.env);
     if (!secret) return c.json({ error: 'tick endpoint disabled: no tick secret configured' }, 503);
-    const pushMs = pushBudgetMs(c.env);
-    const handle = createTickTrigger(() => reporting(c.env, 'push'), {
-      auth: { bearerSecret: secret, signingSecret: secret },
-      methods: ['POST'],
-      // A request has no fixed wall limit while its client waits; the hard deadline leaves the
-      // tick's lease a margin past the budget.
-      deadlines: (startedAt) => invocationDeadlines({ startedAt, budgetMs: pushMs }),
-      tick: { maxBatches: maxBatches(c.env) },
-    });
+    const push = pushFor(c.env, secret);
+    if ('error' in push)
+      return c.json({ error: `tick endpoint misconfigured: ${push.error}` }, 500);
     let waitUntil: ((p: Promise<unknown>) => void) | undefined;
     try {
       const ctx = c.executionCtx;
@@ -131,18 +184,21 @@ export function createWorker<Env extends object>(
     } catch {
       waitUntil = undefined; // not running under Workers (tests calling app.request)
     }
-    return handle(c.req.raw, { waitUntil });
+    return push.handle(c.req.raw, { waitUntil });
   });
 
   return {
     app,
     fetch: (request, env, ctx) => app.fetch(request, env, ctx as never),
     async scheduled(controller, env, ctx) {
+      // Not gated: the platform fires each cron once per schedule, and the cron is the tick
+      // that must not be skipped.
       const tick = reporting(env, controller.cron).tick({
         ...invocationDeadlines({
           startedAt: Date.now(),
           budgetMs: scheduledBudgetMs(env),
           wallLimitMs: CRON_WALL_LIMIT_MS,
+          overrunMs: CRON_OVERRUN_MS,
         }),
         maxBatches: maxBatches(env),
       });
@@ -150,20 +206,30 @@ export function createWorker<Env extends object>(
       await tick;
     },
     kick(env, ctx) {
-      const tick = reporting(env, 'kick')
-        .tick({
-          // The invocation lives on after the response for at most 30 s of waitUntil.
-          ...invocationDeadlines({
-            startedAt: Date.now(),
-            budgetMs: pushBudgetMs(env),
-            overrunMs: 30_000,
-          }),
-          maxBatches: maxBatches(env),
-        })
-        .catch((error: unknown) => {
-          (options.onKickError ?? console.error)(error);
-          return undefined;
-        });
+      // This invocation's deadlines, even if the tick waits for the running one. It lives on
+      // after the response for at most 30 s of waitUntil.
+      const times = invocationDeadlines({
+        startedAt: Date.now(),
+        budgetMs: pushBudgetMs(env),
+        overrunMs: 30_000,
+      });
+      const entry = stateFor(env).gate.enter(
+        () =>
+          reporting(env, 'kick')
+            .tick({ ...times, maxBatches: maxBatches(env) })
+            .catch((error: unknown) => {
+              (options.onKickError ?? console.error)(error);
+              return undefined;
+            }),
+        times.hardDeadline,
+      );
+      const tick: Promise<TickStats | undefined> =
+        entry.state === 'coalesced'
+          ? entry.result.then(
+              (stats) => stats as TickStats | undefined,
+              () => undefined,
+            )
+          : entry.result;
       ctx.waitUntil(tick);
       return tick;
     },

@@ -73,6 +73,7 @@ export class PgliteConnection extends Duplex {
   private started = false;
   /** Set once the session is over; nothing more reaches PGlite. */
   private closing = false;
+  private ended = false;
   private release: (() => void) | undefined;
   /** Everything this session does to PGlite, in order. */
   private work: Promise<void> = Promise.resolve();
@@ -115,7 +116,11 @@ export class PgliteConnection extends Duplex {
   }
 
   override _final(done: (error?: Error | null) => void): void {
-    this.endSession().then(() => done());
+    // Ending the readable side too lets the stream close, which frees the connection's slot.
+    this.endSession().then(() => {
+      this.endOfStream();
+      done();
+    });
   }
 
   override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
@@ -151,7 +156,7 @@ export class PgliteConnection extends Duplex {
   private async handle(msg: Message): Promise<void> {
     if (msg.type === 'X') {
       this.closing = true;
-      this.push(null);
+      this.endOfStream();
       return;
     }
     if (!FRONTEND_TYPES.has(msg.type)) {
@@ -169,6 +174,12 @@ export class PgliteConnection extends Duplex {
     const status = lastReadyStatus(response);
     // Without a ReadyForQuery the session is mid-sequence (Parse…Sync, COPY) and keeps the hold.
     if (status === 'I') this.letGo();
+  }
+
+  private endOfStream(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.push(null);
   }
 
   private letGo(): void {
@@ -204,7 +215,7 @@ export class PgliteConnection extends Duplex {
     if (!this.closing) {
       this.closing = true;
       this.push(errorResponse('FATAL', code, text));
-      this.push(null);
+      this.endOfStream();
     }
     await this.cleanUp().catch(() => this.letGo());
   }

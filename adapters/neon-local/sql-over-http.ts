@@ -4,16 +4,24 @@
  * `POST /sql` with `{query, params}` runs one statement (extended protocol, so one statement per
  * query, like Neon); `{queries: [...]}` runs them all in one transaction whose isolation level,
  * read-only and deferrable modes come from the `Neon-Batch-*` headers. The client's identity is
- * the `Neon-Connection-String` header; its user and database are used, its host never is.
- * Postgres errors come back as HTTP 400 with every field Postgres sent (the driver copies them
- * onto its `NeonDbError`), requests the endpoint cannot understand as 400 with a message, and an
- * upstream that cannot be reached as 502.
+ * the `Neon-Connection-String` header; its user, password and database are used, its host never
+ * is. Postgres errors come back as HTTP 400 with every field Postgres sent (the driver copies them
+ * onto its `NeonDbError`), requests the endpoint cannot understand as 400 with a message, an
+ * upstream that cannot be reached as 502, and a request that found no free upstream connection
+ * in time as 503.
  */
 
 import type { IncomingMessage } from 'node:http';
-import pg from 'pg';
+import { type SessionPool, TooManyConnections } from './connections.js';
 import { paramToText, textToJson } from './json-values.js';
-import type { Credentials, Upstream } from './upstream.js';
+import {
+  type Credentials,
+  ServerError,
+  type SqlResult,
+  type SqlSession,
+  type Upstream,
+  UpstreamError,
+} from './upstream.js';
 
 /** A reply: status, JSON body and extra headers. */
 export interface HttpReply {
@@ -45,34 +53,11 @@ const ISOLATION_LEVELS: Record<string, string> = {
   ReadUncommitted: 'READ UNCOMMITTED',
 };
 
-// Every column as the server's text; conversions (if asked for) happen in json-values.ts.
-const rawText = (value: string) => value;
-const RAW_TYPES = { getTypeParser: () => rawText };
-
-/** Fields of a Postgres error, named as the driver's `NeonDbError` names them. */
-const ERROR_FIELDS = [
-  'severity',
-  'code',
-  'detail',
-  'hint',
-  'position',
-  'internalPosition',
-  'internalQuery',
-  'where',
-  'schema',
-  'table',
-  'column',
-  'dataType',
-  'constraint',
-  'file',
-  'line',
-  'routine',
-] as const;
-
 /** Handles one `POST /sql`. Never throws: every failure becomes a reply. */
 export async function handleSql(
   request: IncomingMessage,
   upstream: Upstream,
+  sessions: SessionPool,
   maxBodyBytes: number,
 ): Promise<HttpReply> {
   try {
@@ -94,27 +79,29 @@ export async function handleSql(
     const readOnly = header('neon-batch-read-only') === 'true';
     const deferrable = header('neon-batch-deferrable') === 'true';
     const payload = parsePayload(await readBody(request, maxBodyBytes));
-    const pool = upstream.pool(credentials);
-    const shape = (result: pg.QueryResult, statement: Statement) =>
+    const shape = (result: SqlResult, statement: Statement) =>
       resultJson(result, statement.arrayMode ?? arrayMode, rawTextOutput);
 
     if (!Array.isArray(payload)) {
-      const result = await withClient(pool, upstream, (client) => runOne(client, payload));
+      const result = await withSession(sessions, credentials, (session) =>
+        session.run(payload.query, payload.params),
+      );
       return { status: 200, body: shape(result, payload) };
     }
     let begin = 'BEGIN';
     if (isolation) begin += ` ISOLATION LEVEL ${isolation}`;
     if (readOnly) begin += ' READ ONLY';
     if (deferrable) begin += ' DEFERRABLE';
-    const results = await withClient(pool, upstream, async (client) => {
-      await client.query(begin);
+    const results = await withSession(sessions, credentials, async (session) => {
+      await session.run(begin, []);
       try {
-        const all: pg.QueryResult[] = [];
-        for (const statement of payload) all.push(await runOne(client, statement));
-        await client.query('COMMIT');
+        const all: SqlResult[] = [];
+        for (const statement of payload)
+          all.push(await session.run(statement.query, statement.params));
+        await session.run('COMMIT', []);
         return all;
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
+        await session.run('ROLLBACK', []).catch(() => undefined);
         throw error;
       }
     });
@@ -225,48 +212,22 @@ function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Runs `fn` on a pooled connection; a connection left inside a transaction is discarded. */
-async function withClient<T>(
-  pool: pg.Pool,
-  upstream: Upstream,
-  fn: (client: pg.PoolClient) => Promise<T>,
+/** Runs `fn` on a pooled session; one left inside a transaction is closed, not reused. */
+async function withSession<T>(
+  sessions: SessionPool,
+  credentials: Credentials,
+  fn: (session: SqlSession) => Promise<T>,
 ): Promise<T> {
-  let client: pg.PoolClient;
+  const lease = await sessions.lease(credentials);
   try {
-    client = await pool.connect();
-  } catch (error) {
-    if (error instanceof pg.DatabaseError) throw error; // e.g. database does not exist
-    throw new HttpError(502, `cannot reach ${upstream.label}: ${(error as Error).message}`);
+    return await fn(lease.session);
+  } finally {
+    // A statement like BEGIN leaves the session in a transaction that no later request could end.
+    lease.done();
   }
-  let result: T;
-  try {
-    result = await fn(client);
-  } catch (error) {
-    client.release(client.getTransactionStatus() !== 'I');
-    if (error instanceof pg.DatabaseError) throw error;
-    throw new HttpError(
-      502,
-      `lost the connection to ${upstream.label}: ${(error as Error).message}`,
-    );
-  }
-  // A statement like BEGIN leaves the session in a transaction that no later request could end.
-  client.release(client.getTransactionStatus() !== 'I');
-  return result;
 }
 
-function runOne(client: pg.PoolClient, statement: Statement): Promise<pg.QueryResult> {
-  // Extended protocol even without parameters: one statement per query, as on Neon.
-  const config = {
-    text: statement.query,
-    values: statement.params,
-    rowMode: 'array' as const,
-    types: RAW_TYPES,
-    queryMode: 'extended',
-  };
-  return client.query(config as pg.QueryArrayConfig) as Promise<pg.QueryResult>;
-}
-
-function resultJson(result: pg.QueryResult, arrayMode: boolean, rawTextOutput: boolean) {
+function resultJson(result: SqlResult, arrayMode: boolean, rawTextOutput: boolean) {
   const fields = result.fields.map((f) => ({
     name: f.name,
     dataTypeID: f.dataTypeID,
@@ -278,7 +239,7 @@ function resultJson(result: pg.QueryResult, arrayMode: boolean, rawTextOutput: b
   }));
   const value = (text: string | null, i: number) =>
     text === null || rawTextOutput ? text : textToJson(text, fields[i]?.dataTypeID ?? 0);
-  const rows = (result.rows as unknown as (string | null)[][]).map((row) =>
+  const rows = result.rows.map((row) =>
     arrayMode
       ? row.map(value)
       : Object.fromEntries(fields.map((f, i) => [f.name, value(row[i] ?? null, i)])),
@@ -294,10 +255,16 @@ function resultJson(result: pg.QueryResult, arrayMode: boolean, rawTextOutput: b
 
 function errorReply(error: unknown, upstream: Upstream): HttpReply {
   if (error instanceof HttpError) return { status: error.status, body: { message: error.message } };
-  if (error instanceof pg.DatabaseError) {
+  if (error instanceof ServerError) {
     const body: Record<string, unknown> = { message: error.message };
-    for (const field of ERROR_FIELDS) if (error[field] !== undefined) body[field] = error[field];
+    for (const [field, value] of Object.entries(error.fields)) {
+      if (value !== undefined) body[field] = value;
+    }
     return { status: 400, body };
+  }
+  if (error instanceof UpstreamError) return { status: 502, body: { message: error.message } };
+  if (error instanceof TooManyConnections) {
+    return { status: 503, headers: { 'Retry-After': '1' }, body: { message: error.message } };
   }
   // Anything else is a fault in the endpoint itself.
   const message = error instanceof Error ? error.message : String(error);

@@ -1,12 +1,12 @@
 /**
- * Where the endpoint's queries go: a PostgreSQL server reached over TCP, or an in-process PGlite.
- * Both give node-postgres pools (for SQL over HTTP) and raw connections (for the WebSocket relay).
+ * Where the endpoint's queries go: a PostgreSQL server (postgres-upstream.ts, which needs `pg`
+ * and is loaded only for one) or an in-process PGlite (below, which needs nothing but PGlite).
+ * Both open sessions for SQL over HTTP and raw connections for the WebSocket relay.
  */
 
-import { connect as tcpConnect } from 'node:net';
 import type { Duplex } from 'node:stream';
-import pg from 'pg';
 import { type PGliteLike, PgliteConnection, PgliteGate } from './pglite-connection.js';
+import { WireSession } from './wire-session.js';
 
 /** Who a request runs as: taken from the client's connection string. */
 export interface Credentials {
@@ -17,113 +17,75 @@ export interface Credentials {
   readonly options: string | undefined;
 }
 
+/** A column of a result, as RowDescription describes it. */
+export interface SqlField {
+  readonly name: string;
+  readonly tableID: number;
+  readonly columnID: number;
+  readonly dataTypeID: number;
+  readonly dataTypeSize: number;
+  readonly dataTypeModifier: number;
+}
+
+/** One statement's result, every value as the server's text. */
+export interface SqlResult {
+  readonly fields: readonly SqlField[];
+  readonly rows: readonly (readonly (string | null)[])[];
+  readonly command: string | null;
+  readonly rowCount: number | null;
+}
+
+/** One upstream session for SQL over HTTP. */
+export interface SqlSession {
+  /** Runs one statement on the extended protocol, parameters and results as text. */
+  run(text: string, params: readonly (string | null)[]): Promise<SqlResult>;
+  /** Connected and outside any transaction, so another request may use it. */
+  readonly reusable: boolean;
+  /** Ends the session; resolves once its connection is closed. Never rejects. */
+  close(): Promise<void>;
+}
+
+/** An error the server reported, with its fields named as the driver's `NeonDbError` names them. */
+export class ServerError extends Error {
+  constructor(
+    message: string,
+    readonly fields: Readonly<Record<string, string | undefined>>,
+  ) {
+    super(message);
+  }
+}
+
+/** The upstream cannot be reached, or a connection to it broke. */
+export class UpstreamError extends Error {}
+
 export interface Upstream {
   /** For messages: `PostgreSQL at 127.0.0.1:5432`, `PGlite`. */
   readonly label: string;
   /** Credentials a local connection string carries by default. */
   readonly defaults: Credentials;
-  /** A pool of connections as `credentials` (one pool per distinct credentials). */
-  pool(credentials: Credentials): pg.Pool;
+  /** Opens a session as `credentials`; rejects with `ServerError` or `UpstreamError`. */
+  open(credentials: Credentials): Promise<SqlSession>;
   /** A fresh raw connection; the first bytes written to it must be a startup packet. */
   connect(): Duplex;
   close(): Promise<void>;
 }
 
-const POOL_SIZE = 10;
-const IDLE_MILLIS = 10_000;
-/** Pools kept at once; the least recently created is retired beyond this. */
-const MAX_POOLS = 32;
-
-function quietPool(config: pg.PoolConfig): pg.Pool {
-  const pool = new pg.Pool(config);
-  // An idle connection the server drops must not crash the process; the pool replaces it.
-  pool.on('error', () => undefined);
-  return pool;
-}
-
-/** A PostgreSQL server; only its host and port are fixed, user and database come per request. */
-export function postgresUpstream(databaseUrl: string): Upstream {
-  const url = new URL(databaseUrl);
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
-    throw new TypeError(`databaseUrl must be a postgres:// URL, got ${url.protocol}//…`);
-  }
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
-  const port = Number(url.port || 5432);
-  const defaults: Credentials = {
-    user: decodeURIComponent(url.username) || 'postgres',
-    password: url.password ? decodeURIComponent(url.password) : undefined,
-    database: decodeURIComponent(url.pathname.slice(1)) || 'postgres',
-    options: url.searchParams.get('options') ?? undefined,
-  };
-  const pools = new Map<string, pg.Pool>();
-  return {
-    label: `PostgreSQL at ${host}:${port}`,
-    defaults,
-    pool(credentials) {
-      // The configured password stands in for its own user when the client sends none.
-      const password =
-        credentials.password ??
-        (credentials.user === defaults.user ? defaults.password : undefined);
-      const key = JSON.stringify([
-        credentials.user,
-        password,
-        credentials.database,
-        credentials.options,
-      ]);
-      let pool = pools.get(key);
-      if (!pool) {
-        pool = quietPool({
-          host,
-          port,
-          user: credentials.user,
-          password,
-          database: credentials.database,
-          options: credentials.options,
-          application_name: 'eddy-neon-local',
-          max: POOL_SIZE,
-          idleTimeoutMillis: IDLE_MILLIS,
-          connectionTimeoutMillis: 10_000,
-        });
-        pools.set(key, pool);
-        if (pools.size > MAX_POOLS) {
-          const [oldestKey, oldest] = pools.entries().next().value as [string, pg.Pool];
-          pools.delete(oldestKey);
-          oldest.end().catch(() => undefined);
-        }
-      }
-      return pool;
-    },
-    connect: () => tcpConnect({ host, port }),
-    async close() {
-      const all = [...pools.values()];
-      pools.clear();
-      await Promise.allSettled(all.map((p) => p.end()));
-    },
-  };
-}
-
 /** An in-process PGlite: one database, every connection serialised through one gate. */
 export function pgliteUpstream(db: PGliteLike, closeDb: boolean): Upstream {
   const gate = new PgliteGate(db);
-  let pool: pg.Pool | undefined;
+  const defaults = {
+    user: 'postgres',
+    password: undefined,
+    database: 'postgres',
+    options: undefined,
+  };
   return {
     label: 'PGlite',
-    defaults: { user: 'postgres', password: undefined, database: 'postgres', options: undefined },
-    pool() {
-      pool ??= quietPool({
-        // host and port are never dialled: the stream below is the connection.
-        host: 'pglite',
-        user: 'postgres',
-        database: 'postgres',
-        stream: () => new PgliteConnection(gate),
-        max: 4,
-        idleTimeoutMillis: IDLE_MILLIS,
-      });
-      return pool;
-    },
+    defaults,
+    // PGlite has one database and no roles: the connection string chooses nothing.
+    open: () => WireSession.open(new PgliteConnection(gate), defaults),
     connect: () => new PgliteConnection(gate),
     async close() {
-      await pool?.end().catch(() => undefined);
       if (closeDb) await db.close();
     },
   };

@@ -14,6 +14,7 @@
 
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
+import type { ConnectionSlots } from './connections.js';
 import type { Upstream } from './upstream.js';
 import {
   authenticationCode,
@@ -29,11 +30,16 @@ const HIGH_WATER = 4 * 1024 * 1024;
 const PASSWORD_MESSAGE = 0x70; // 'p'
 const STARTUP_TIMEOUT_MS = 30_000;
 
-/** Relays one accepted WebSocket to a fresh upstream connection. */
-export function relayWebSocket(ws: WebSocket, upstream: Upstream): void {
+/**
+ * Relays one accepted WebSocket to a fresh upstream connection, once `slots` has one free: the
+ * client waits after its startup packet until then, or gets a FATAL "too many connections".
+ */
+export function relayWebSocket(ws: WebSocket, upstream: Upstream, slots: ConnectionSlots): void {
   const fromClient = new MessageReader(MAX_MESSAGE_BYTES);
   const fromServer = new MessageReader(MAX_MESSAGE_BYTES);
   let server: Duplex | undefined;
+  /** The startup packet arrived; the upstream connection is waiting for a slot or open. */
+  let started = false;
   /** The upstream's first authentication request code, once seen. */
   let authCode: number | undefined;
   /** Whether the client's first message after startup still needs a look (pipelined password). */
@@ -75,19 +81,28 @@ export function relayWebSocket(ws: WebSocket, upstream: Upstream): void {
   };
 
   const openServer = (protocol: number, params: Map<string, string>) => {
-    const socket = upstream.connect();
-    server = socket;
-    socket.on('data', (chunk: Buffer) =>
-      guarded(() => (authCode === undefined ? watchAuth(chunk) : toClient(chunk))),
+    started = true;
+    slots.acquire().then(
+      (release) => {
+        if (closed) return release();
+        const socket = upstream.connect();
+        // The slot is free once the upstream connection is gone, however it ended.
+        socket.once('close', release);
+        server = socket;
+        socket.on('data', (chunk: Buffer) =>
+          guarded(() => (authCode === undefined ? watchAuth(chunk) : toClient(chunk))),
+        );
+        socket.on('error', (error: Error) => {
+          if (authCode === undefined)
+            fatal('08006', `cannot reach ${upstream.label}: ${error.message}`);
+          else close(1011, 'upstream connection failed');
+        });
+        socket.on('end', () => close());
+        socket.on('close', () => close());
+        socket.write(startupMessage(protocol, params));
+      },
+      (error: Error) => fatal('53300', error.message),
     );
-    socket.on('error', (error: Error) => {
-      if (authCode === undefined)
-        fatal('08006', `cannot reach ${upstream.label}: ${error.message}`);
-      else close(1011, 'upstream connection failed');
-    });
-    socket.on('end', () => close());
-    socket.on('close', () => close());
-    socket.write(startupMessage(protocol, params));
   };
 
   /** Passes the server's messages on until its first authentication request, and acts on it. */
@@ -131,7 +146,7 @@ export function relayWebSocket(ws: WebSocket, upstream: Upstream): void {
 
   const onClientBytes = (chunk: Buffer) => {
     fromClient.push(chunk);
-    while (!server) {
+    while (!started) {
       const packet = readFirstPacket(fromClient.peek());
       if (!packet) return;
       fromClient.take(packet.length);
@@ -143,7 +158,7 @@ export function relayWebSocket(ws: WebSocket, upstream: Upstream): void {
         openServer(packet.protocol, packet.params);
       }
     }
-    forwardClient();
+    forwardClient(); // held until the server asked for authentication
   };
 
   /** Runs a step of the relay; bytes it cannot parse end the session, never the process. */
@@ -170,7 +185,7 @@ export function relayWebSocket(ws: WebSocket, upstream: Upstream): void {
   ws.on('error', () => close(1002));
   // A client that never sends its startup packet does not get to hold a connection open.
   const startupTimer = setTimeout(() => {
-    if (!server) fatal('08P01', `no startup packet within ${STARTUP_TIMEOUT_MS / 1000}s`, 1002);
+    if (!started) fatal('08P01', `no startup packet within ${STARTUP_TIMEOUT_MS / 1000}s`, 1002);
   }, STARTUP_TIMEOUT_MS);
   startupTimer.unref();
   ws.once('close', () => clearTimeout(startupTimer));

@@ -5,17 +5,25 @@
  */
 
 const USAGE = `Usage:
-  eddy migrate --database-url URL [--schema NAME]   apply River's schema (line main, version 7)
-  eddy migrate --print [--schema NAME]              print the migration SQL
-  eddy neon-local [--database-url URL] [--port N] [--host H]
-                                                    serve Neon's SQL-over-HTTP and WebSocket
-                                                    protocols locally (embedded PGlite without a URL)
+  eddy migrate [--database-url URL] [--schema NAME]  apply River's schema (line main, version 7);
+                                                     the URL defaults to $DATABASE_URL
+  eddy migrate --print [--schema NAME]               print the migration SQL
+  eddy neon-local [--database-url URL] [--migrate] [--port N] ...
+                                                     serve Neon's SQL-over-HTTP and WebSocket
+                                                     protocols locally (embedded PGlite without
+                                                     a URL); --help for every option
 `;
+
+// What each optional peer is for, when `eddy neon-local` finds it missing.
+const NEEDED_FOR: Record<string, string> = {
+  pg: ' to front --database-url',
+  '@electric-sql/pglite': ' for its embedded database (or pass --database-url)',
+};
 
 /**
  * The bare package a failed `import` could not find (Node's ERR_MODULE_NOT_FOUND), if that is
- * what failed: `eddy neon-local` needs `ws` and `pg` (and PGlite without a URL), optional peer
- * dependencies that `eddy migrate` must work without, so they are loaded only when it runs.
+ * what failed: `eddy neon-local` needs `ws`, and `pg` for a URL or PGlite without one, optional
+ * peer dependencies that `eddy migrate` must work without, so each is loaded only when used.
  */
 function missingPackage(error: unknown): string | undefined {
   if ((error as { code?: unknown } | null)?.code !== 'ERR_MODULE_NOT_FOUND') return undefined;
@@ -38,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
         const missing = missingPackage(error);
         if (missing === undefined) throw error;
         process.stderr.write(
-          `eddy neon-local needs the ${missing} package: npm install ${missing}\n`,
+          `eddy neon-local needs the ${missing} package${NEEDED_FOR[missing] ?? ''}: npm install ${missing}\n`,
         );
         return 1;
       }

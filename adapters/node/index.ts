@@ -23,8 +23,20 @@ export interface LoopOptions {
   /** Stop on SIGTERM and SIGINT. Default true. */
   handleSignals?: boolean;
   onTick?: (stats: TickStats) => void;
-  /** A tick that failed (the loop goes on after `pollIntervalMs`). Default: console.error. */
+  /** A tick that failed (the loop goes on after `pollIntervalMs`). Default: `logger.error`. */
   onError?: (error: unknown) => void;
+  /**
+   * Where the loop reports: `warn` for each maintenance step a tick reports failed in
+   * `stats.errors` (a periodic job whose args fail their schema, say), `error` for a failed
+   * tick when there is no `onError`. Default: `console`.
+   */
+  logger?: LoopLogger;
+}
+
+/** The part of `console` the loop writes to. */
+export interface LoopLogger {
+  warn(message: string): void;
+  error(message: string, error?: unknown): void;
 }
 
 export interface Loop {
@@ -38,8 +50,9 @@ export function startLoop(runner: Runner, options: LoopOptions = {}): Loop {
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const tickBudgetMs = options.tickBudgetMs ?? 30_000;
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000;
+  const logger = options.logger ?? console;
   const onError =
-    options.onError ?? ((error: unknown) => console.error('eddy: tick failed:', error));
+    options.onError ?? ((error: unknown) => logger.error('eddy: tick failed:', error));
   const stopping = new AbortController();
 
   const sleep = (ms: number) =>
@@ -67,6 +80,8 @@ export function startLoop(runner: Runner, options: LoopOptions = {}): Loop {
           signal: stopping.signal,
           gracefulStopMs: shutdownTimeoutMs,
         });
+        // The tick went on without these steps; unlogged, a failing periodic job goes unseen.
+        for (const step of stats.errors) logger.warn(`eddy: tick maintenance: ${step}`);
         options.onTick?.(stats);
         idle = stats.claimed === 0;
       } catch (error) {

@@ -1,21 +1,27 @@
 /**
  * `eddy migrate`: installs or upgrades River's schema, or prints its SQL.
  *
- *   eddy migrate --database-url URL [--schema NAME]
+ *   eddy migrate [--database-url URL] [--schema NAME]   (URL defaults to $DATABASE_URL)
  *   eddy migrate --print [--schema NAME]
  *
- * Connects with `pg` (an optional peer dependency, loaded only here). Every failure is one
- * line on stderr and exit code 1; a version that fails is rolled back whole.
+ * Connects with `pg`, or in a project that has only `@neondatabase/serverless`, with its Pool
+ * over a WebSocket (both optional peers, loaded only here). Every failure is one line on stderr
+ * and exit code 1; a version that fails is rolled back whole.
  */
 
 import { parseArgs } from 'node:util';
-import { assertSchemaName } from '../../src/driver/index.js';
+import { assertSchemaName, type Driver } from '../../src/driver/index.js';
 import { getMigrationVersion, migrate, migrationSql } from '../../src/index.js';
+import { neonWebSocket } from '../neon-websocket/index.js';
 import { nodePostgres } from '../node-postgres/index.js';
 
 const USAGE = `Usage:
-  eddy migrate --database-url URL [--schema NAME]   apply River's schema (line main, version 7)
-  eddy migrate --print [--schema NAME]              print the migration SQL
+  eddy migrate [--database-url URL] [--schema NAME]  apply River's schema (line main, version 7);
+                                                     the URL defaults to $DATABASE_URL
+  eddy migrate --print [--schema NAME]               print the migration SQL
+
+Connects with the pg package, or with @neondatabase/serverless when pg is not installed.
+For the embedded database of eddy neon-local, use eddy neon-local --migrate.
 `;
 
 // A connection that does not answer within this many milliseconds is reported as unreachable.
@@ -28,9 +34,20 @@ export async function runMigrateCommand(argv: string[]): Promise<number> {
   try {
     return await run(argv);
   } catch (error) {
-    process.stderr.write(`eddy migrate: ${oneLine(describe(error))}\n`);
+    process.stderr.write(`eddy migrate: ${describeError(error)}\n`);
     return 1;
   }
+}
+
+/** Migrates through `driver`; resolves with the line that says what changed. */
+export async function migrateAndReport(driver: Driver, schemaName?: string): Promise<string> {
+  const schema = schemaName === undefined ? undefined : assertSchemaName(schemaName);
+  const before = await getMigrationVersion(driver, { schema });
+  const { applied, version } = await migrate(driver, { schema });
+  const where = schema === undefined ? '' : ` in schema ${schema}`;
+  return applied.length === 0
+    ? `River schema${where} is at version ${version}; nothing to apply\n`
+    : `River schema${where} migrated from version ${before} to ${version} (applied ${applied.join(', ')})\n`;
 }
 
 async function run(argv: string[]): Promise<number> {
@@ -47,32 +64,23 @@ async function run(argv: string[]): Promise<number> {
     process.stdout.write(migrationSql({ schema }));
     return 0;
   }
-  const url = values['database-url'];
-  if (url === undefined)
-    throw new UsageError('missing --database-url URL (or --print to print the SQL)');
-  checkDatabaseUrl(url);
-
-  const pg = await loadPg();
-  const pool = new pg.Pool({
-    connectionString: url,
-    max: 1,
-    connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-  });
-  // An idle connection that drops must not crash the process; the next query reports it.
-  pool.on('error', () => undefined);
-  try {
-    const driver = nodePostgres(pool);
-    const before = await getMigrationVersion(driver, { schema });
-    const { applied, version } = await migrate(driver, { schema });
-    const where = schema === undefined ? '' : ` in schema ${schema}`;
-    process.stdout.write(
-      applied.length === 0
-        ? `River schema${where} is at version ${version}; nothing to apply\n`
-        : `River schema${where} migrated from version ${before} to ${version} (applied ${applied.join(', ')})\n`,
+  // The flag wins; the environment is the usual place for a connection string.
+  const flag = values['database-url'];
+  const env = process.env.DATABASE_URL || undefined;
+  const url = flag ?? env;
+  if (url === undefined) {
+    throw new UsageError(
+      'missing --database-url URL (or set DATABASE_URL, or --print to print the SQL)',
     );
+  }
+  checkDatabaseUrl(url, flag === undefined ? 'DATABASE_URL' : '--database-url');
+
+  const connection = await connect(url);
+  try {
+    process.stdout.write(await migrateAndReport(connection.driver, schema));
     return 0;
   } finally {
-    await pool.end().catch(() => undefined);
+    await connection.close().catch(() => undefined);
   }
 }
 
@@ -96,33 +104,82 @@ function parseCommandLine(argv: string[]) {
 }
 
 /** Refuses what cannot be a Postgres URL, without echoing it (it may carry a password). */
-function checkDatabaseUrl(url: string): void {
+function checkDatabaseUrl(url: string, source: string): void {
   let parsed: URL;
   try {
     parsed = new URL(url);
   } catch {
     throw new UsageError(
-      '--database-url is not a valid URL; expected postgres://user@host:port/database',
+      `${source} is not a valid URL; expected postgres://user@host:port/database`,
     );
   }
   if (parsed.protocol !== 'postgres:' && parsed.protocol !== 'postgresql:') {
     throw new UsageError(
-      `--database-url must start with postgres:// or postgresql://, not ${parsed.protocol}//`,
+      `${source} must start with postgres:// or postgresql://, not ${parsed.protocol}//`,
     );
   }
 }
 
-interface PgModule {
-  Pool: typeof import('pg').Pool;
+interface PoolLike {
+  on(event: 'error', listener: () => void): unknown;
+  end(): Promise<void>;
+}
+type PoolConstructor = new (config: {
+  connectionString: string;
+  max: number;
+  connectionTimeoutMillis: number;
+}) => PoolLike & Parameters<typeof nodePostgres>[0];
+
+/** An optional peer, or undefined when it is not installed (any other failure is thrown). */
+async function optional<T>(name: string): Promise<T | undefined> {
+  try {
+    const mod = (await import(name)) as T & { default?: T };
+    return mod.default ?? mod;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code === 'ERR_MODULE_NOT_FOUND' && (error as Error).message.includes(`'${name}'`)) {
+      return undefined;
+    }
+    throw error;
+  }
 }
 
-async function loadPg(): Promise<PgModule> {
-  try {
-    const mod = (await import('pg')) as PgModule & { default?: PgModule };
-    return mod.default ?? mod;
-  } catch {
-    throw new UsageError("connecting needs the 'pg' package; install it with: npm install pg");
+async function connect(url: string): Promise<{ driver: Driver; close(): Promise<void> }> {
+  const config = { connectionString: url, max: 1, connectionTimeoutMillis: CONNECT_TIMEOUT_MS };
+  const pg = await optional<{ Pool: PoolConstructor }>('pg');
+  if (pg) {
+    const pool = new pg.Pool(config);
+    // An idle connection that drops must not crash the process; the next query reports it.
+    pool.on('error', () => undefined);
+    return { driver: nodePostgres(pool), close: () => pool.end() };
   }
+  const neon = await optional<{
+    Pool: PoolConstructor;
+    neonConfig: { webSocketConstructor: unknown };
+  }>('@neondatabase/serverless');
+  if (!neon) {
+    throw new UsageError(
+      "connecting needs the 'pg' package (or '@neondatabase/serverless' for Neon); install it with: npm install pg",
+    );
+  }
+  // The Neon Pool speaks over a WebSocket: Node 22 has one built in, Node 20 needs `ws`.
+  if (neon.neonConfig.webSocketConstructor === undefined && !('WebSocket' in globalThis)) {
+    const ws = await optional<unknown>('ws');
+    if (ws === undefined) {
+      throw new UsageError(
+        "connecting through '@neondatabase/serverless' on Node 20 needs the 'ws' package; install it with: npm install ws (or npm install pg)",
+      );
+    }
+    neon.neonConfig.webSocketConstructor = ws;
+  }
+  const pool = new neon.Pool(config);
+  pool.on('error', () => undefined);
+  return { driver: neonWebSocket(pool), close: () => pool.end() };
+}
+
+/** One line that says what went wrong, without the stack. */
+export function describeError(error: unknown): string {
+  return oneLine(describe(error));
 }
 
 function describe(error: unknown): string {

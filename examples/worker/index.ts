@@ -2,10 +2,13 @@
  * An example Cloudflare Worker (see `wrangler.toml` at the repository root): works Eddy's jobs
  * on a Cron Trigger and on `POST /tick`, and enqueues them from `POST /signup` in the same Neon
  * HTTP transaction as the user row, then kicks a tick in this invocation so they start at once.
+ * `GET /jobs` shows job counts by state, behind the same secret as `POST /tick`.
  *
- * Secrets: `DATABASE_URL` (a Neon connection string) and `TICK_SECRET` (guards `POST /tick`).
- * `NEON_FETCH_ENDPOINT` points the Neon driver at a local endpoint (`eddy neon-local`,
- * `npm run demo`); leave it unset in production.
+ * Secrets: `DATABASE_URL` (a Neon connection string) and `TICK_SECRET` (guards `POST /tick` and
+ * `GET /jobs`). For a local endpoint (`eddy neon-local`, `npm run demo`) set
+ * `NEON_FETCH_ENDPOINT` to its `/sql` URL, or `NEON_CONFIG` to the JSON of the `neonConfig` it
+ * prints: `.dev.vars` values are strings, so it is parsed here, and `neon()` over HTTP reads
+ * only its `fetchEndpoint`. Leave both unset in production.
  */
 
 import { neon, neonConfig } from '@neondatabase/serverless';
@@ -13,11 +16,13 @@ import {
   createClient,
   createRunner,
   type InsertResult,
+  jobToJSON,
   type TickStats,
   ValidationError,
 } from 'eddy';
 import { createWorker } from 'eddy/cloudflare';
 import { type NeonInsert, neonHttp, neonInsert } from 'eddy/neon-http';
+import { COUNT_CAP, JOB_COUNTS_SQL } from './job-counts.js';
 import {
   awaitEmailVerification,
   createWorkers,
@@ -33,6 +38,11 @@ export interface Env {
   TICK_SECRET?: string;
   /** Local development only: the local Neon endpoint's `/sql` URL. */
   NEON_FETCH_ENDPOINT?: string;
+  /**
+   * Local development only: `neonConfig` settings as JSON (a string in `.dev.vars`, an object
+   * from a JSON binding). Only `fetchEndpoint` matters to `neon()` over HTTP.
+   */
+  NEON_CONFIG?: string | { fetchEndpoint?: string };
   /** Budget of a cron tick in ms (default 50 s). */
   CRON_BUDGET_MS?: string;
   /** Budget of a pushed or kicked tick in ms (default 25 s). */
@@ -44,11 +54,32 @@ function numberVar(value: string | undefined): number | undefined {
   return value === undefined || value === '' ? undefined : Number(value);
 }
 
+/** The local endpoint's `/sql` URL from `NEON_FETCH_ENDPOINT` or `NEON_CONFIG`, if set. */
+function localFetchEndpoint(env: Env): string | undefined {
+  if (env.NEON_FETCH_ENDPOINT) return env.NEON_FETCH_ENDPOINT;
+  if (env.NEON_CONFIG === undefined || env.NEON_CONFIG === '') return undefined;
+  // Assigning the unparsed string onto neonConfig would set nothing, and neon() would then call
+  // https://api.<host>/sql: say what is wrong instead.
+  let config: unknown = env.NEON_CONFIG;
+  if (typeof config === 'string') {
+    try {
+      config = JSON.parse(config);
+    } catch {
+      throw new Error('NEON_CONFIG is not JSON: set it to {"fetchEndpoint":"http://…/sql"}');
+    }
+  }
+  const endpoint = (config as { fetchEndpoint?: unknown } | null)?.fetchEndpoint;
+  if (typeof endpoint !== 'string' || endpoint === '')
+    throw new Error('NEON_CONFIG has no fetchEndpoint, the one setting neon() over HTTP reads');
+  return endpoint;
+}
+
 function connect(env: Env) {
   if (!env.DATABASE_URL) {
     throw new Error('DATABASE_URL is not set: run `wrangler secret put DATABASE_URL`');
   }
-  if (env.NEON_FETCH_ENDPOINT) neonConfig.fetchEndpoint = env.NEON_FETCH_ENDPOINT;
+  const endpoint = localFetchEndpoint(env);
+  if (endpoint) neonConfig.fetchEndpoint = endpoint;
   const sql = neon(env.DATABASE_URL);
   return { sql, eddy: createClient({ driver: neonHttp(sql) }) };
 }
@@ -120,28 +151,50 @@ worker.app.post('/signup', async (c) => {
   }
   const jobs = enqueue.read(jobResult);
 
-  // Committed: start a tick now rather than at the next cron minute.
+  // Committed: start a tick now rather than at the next cron minute. A burst of signups costs
+  // no burst of ticks: the adapter runs one kicked tick at a time per isolate, with one more
+  // queued, and joins later kicks to that one.
   worker.kick(c.env, c.executionCtx);
-  return c.json(
-    {
-      userId,
-      jobs: jobs.map(({ job }) => ({ id: job.id.toString(), kind: job.kind, state: job.state })),
-    },
-    201,
-  );
+  // job.id is a bigint, which JSON cannot carry: jobToJSON gives it as a string.
+  return c.json({ userId, jobs: jobs.map(({ job }) => jobToJSON(job)) }, 201);
 });
 
-/** Job counts by kind and state: what a tick has done so far. */
-worker.app.get('/', async (c) => {
+/** Public, and touches no database: anyone may call it, so it costs nothing. */
+worker.app.get('/', (c) =>
+  c.json({
+    name: 'eddy-example',
+    routes: ['POST /signup', 'GET /jobs (Authorization: Bearer $TICK_SECRET)', 'POST /tick'],
+  }),
+);
+
+/** Whether the request carries `Authorization: Bearer <secret>`, compared in constant time. */
+async function hasBearer(request: Request, secret: string): Promise<boolean> {
+  const digest = async (text: string) =>
+    new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text)));
+  const [given, expected] = await Promise.all([
+    digest(request.headers.get('authorization') ?? ''),
+    digest(`Bearer ${secret}`),
+  ]);
+  let difference = 0;
+  for (let i = 0; i < expected.length; i++) difference |= (given[i] ?? 0) ^ (expected[i] ?? 0);
+  return difference === 0;
+}
+
+/** Job counts by state, for operators: behind the tick secret, and bounded (see job-counts.ts). */
+worker.app.get('/jobs', async (c) => {
+  const secret = c.env.TICK_SECRET;
+  if (!secret) return c.json({ error: 'disabled: no TICK_SECRET configured' }, 503);
+  if (!(await hasBearer(c.req.raw, secret))) return c.json({ error: 'unauthorized' }, 401);
   const { sql } = connection(c.env);
-  const rows = await sql.query(
-    'SELECT kind, state::text AS state, count(*)::int AS jobs FROM river_job GROUP BY 1, 2 ORDER BY 1, 2',
-  );
-  const kinds: Record<string, Record<string, number>> = {};
-  for (const row of rows as { kind: string; state: string; jobs: number }[]) {
-    kinds[row.kind] = { ...kinds[row.kind], [row.state]: row.jobs };
+  const rows = (await sql.query(JOB_COUNTS_SQL, [COUNT_CAP + 1])) as {
+    state: string;
+    jobs: number;
+  }[];
+  const jobs: Record<string, number | string> = {};
+  for (const { state, jobs: n } of rows) {
+    if (n > 0) jobs[state] = n > COUNT_CAP ? `${COUNT_CAP}+` : n;
   }
-  return c.json({ jobs: kinds, routes: ['POST /signup', 'POST /tick'] });
+  return c.json({ jobs });
 });
 
 export default worker;

@@ -10,7 +10,7 @@
  * | int2, int4, oid, float    | `number`                                |
  * | numeric                   | `string` (exact)                        |
  * | bool                      | `boolean`                               |
- * | json, jsonb               | parsed value                            |
+ * | json, jsonb               | parsed; big integers `bigint` (json.ts) |
  * | bytea                     | `Uint8Array`                            |
  * | timestamptz, timestamp    | `Date` (select `::text` for microseconds) |
  * | arrays of the above       | arrays                                  |
@@ -18,6 +18,7 @@
  */
 
 import { ValidationError } from '../errors.js';
+import { parseJson } from './json.js';
 
 /** A value the core may pass as a parameter. Objects are sent as JSON. */
 export type Param =
@@ -284,8 +285,8 @@ const scalarDecoders = new Map<number, Decoder>([
   [OID.int2, Number],
   [OID.int4, Number],
   [OID.oid, Number],
-  [OID.json, (t) => JSON.parse(t)],
-  [OID.jsonb, (t) => JSON.parse(t)],
+  [OID.json, parseJson],
+  [OID.jsonb, parseJson],
   [OID.float4, parseFloatText],
   [OID.float8, parseFloatText],
   [OID.timestamp, parseTimestamp],
@@ -300,8 +301,8 @@ const arrayElements: [number, Decoder][] = [
   [1007, Number],
   [1016, (t) => BigInt(t)],
   [1028, Number],
-  [199, (t) => JSON.parse(t)],
-  [3807, (t) => JSON.parse(t)],
+  [199, parseJson],
+  [3807, parseJson],
   [1021, parseFloatText],
   [1022, parseFloatText],
   [1115, parseTimestamp],

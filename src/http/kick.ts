@@ -5,12 +5,12 @@
  */
 
 import { EddyError, invalid } from '../errors.js';
-import { SIGNATURE_HEADER, signBody } from './http-auth.js';
+import { checkSecret, SIGNATURE_HEADER, signBody } from './http-auth.js';
 
 export interface KickOptions {
   /** The tick endpoint, e.g. `https://my-worker.example.workers.dev/tick`. */
   url: string;
-  /** Shared with the endpoint's `signingSecret`. */
+  /** Shared with the endpoint's `signingSecret`: at least 32 characters. */
   secret: string;
   /** Give up after this long. Default 3 s. */
   timeoutMs?: number;
@@ -37,6 +37,8 @@ export function createKick(options: KickOptions): Kick {
     invalid('url', 'must be the absolute URL of the tick endpoint', where);
   if (typeof options.secret !== 'string' || options.secret.length === 0)
     invalid('secret', "must be the endpoint's signing secret", where);
+  // The endpoint refuses shorter secrets, so every kick would fail: say so now.
+  checkSecret(options.secret, 'secret', where);
   const timeoutMs = options.timeoutMs ?? 3000;
   if (!Number.isFinite(timeoutMs) || timeoutMs <= 0)
     invalid('timeoutMs', 'must be a positive number of milliseconds', where);
@@ -52,7 +54,11 @@ export function createKick(options: KickOptions): Kick {
             'content-type': 'application/json',
             // Ask the endpoint to answer once the tick has started, not when it ends.
             prefer: 'respond-async',
-            [SIGNATURE_HEADER]: await signBody(options.secret, body),
+            [SIGNATURE_HEADER]: await signBody(options.secret, {
+              method: 'POST',
+              url: options.url,
+              body,
+            }),
           },
           signal: AbortSignal.timeout(timeoutMs),
         });

@@ -1,11 +1,20 @@
 /**
- * Turning job args and metadata into JSON text, refusing what JSON cannot carry faithfully
- * rather than letting `JSON.stringify` drop or change it silently.
+ * Turning job args and metadata into JSON text, refusing what JSON or Postgres cannot carry
+ * faithfully rather than letting `JSON.stringify` drop or change it silently, or the database
+ * refuse it (which would abort the caller's transaction).
+ *
+ * Big integers: a JSON integer beyond ±(2^53−1) is a `bigint` in JavaScript both ways. Workers
+ * receive one as a `bigint` (`driver/json.ts`), so such a `bigint` is accepted here and stored
+ * as its digits; a `number` there is refused (it may already be rounded, and would come back a
+ * `bigint`), and so is a `bigint` within the safe range (it would come back a `number`).
  */
 
-import { ValidationError } from '../errors.js';
+import { invalid, ValidationError } from '../errors.js';
 
 const RAW_JSON = Symbol.for('eddy.rawJson');
+
+/** Deepest nesting accepted in args and metadata (the unique-key encoder shares it). */
+export const MAX_JSON_DEPTH = 1000;
 
 /** Args given as exact JSON text, e.g. numbers a JS `number` cannot hold. See `rawJson()`. */
 export interface RawJson {
@@ -39,8 +48,6 @@ export function rawJson(text: string): RawJson {
 }
 
 function describe(value: unknown): string {
-  if (typeof value === 'bigint')
-    return `a BigInt (${value}n); pass it as a string, or use rawJson()`;
   if (typeof value === 'function') return 'a function';
   if (typeof value === 'symbol') return 'a symbol';
   if (typeof value === 'number') return `${value}, which JSON cannot represent`;
@@ -49,62 +56,116 @@ function describe(value: unknown): string {
   return `a ${name}, which is not a plain object; convert it to one first`;
 }
 
+// NUL (Postgres text and jsonb refuse it: 22P05) or half of a UTF-16 pair without its other
+// half (not Unicode; refused as 22P02). With the `u` flag a paired surrogate is one code point.
+const NOT_STORABLE = /[\0\uD800-\uDFFF]/u;
+const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** Refuses a string Postgres cannot store, naming where it is. */
+export function checkStorableText(value: string, path: string, where?: string): void {
+  if (!NOT_STORABLE.test(value)) return;
+  const what = value.includes('\0')
+    ? 'contains NUL (U+0000), which Postgres cannot store; remove it'
+    : 'contains a lone UTF-16 surrogate, which is not valid Unicode; fix the string';
+  invalid(path, what, where);
+}
+
 /**
- * Serialises `value` to JSON text. Throws `ValidationError` naming the path of anything JSON
- * would lose: BigInt, functions, symbols, NaN/Infinity, cycles, Map/Set and other class
- * instances without `toJSON`, and `undefined` at the top level.
+ * Checks that `value` becomes the same value in JSON, stored in jsonb and read back (see the
+ * file's comment); throws a `ValidationError` naming the path of anything that would not.
+ * Returns whether it holds a `bigint`. `fromText`: `value` was parsed from `rawJson()` text.
  */
-export function toJsonText(value: unknown, label: string): string {
-  if (isRawJson(value)) return value.text;
+export function checkJsonValue(
+  value: unknown,
+  label: string,
+  where?: string,
+  fromText = false,
+): boolean {
   const seen = new Set<object>();
-  const check = (v: unknown, path: string): void => {
-    if (v === null || typeof v === 'string' || typeof v === 'boolean') return;
-    if (typeof v === 'number') {
-      if (!Number.isFinite(v))
-        throw new ValidationError(`${path} is ${describe(v)}`, [{ path, message: describe(v) }]);
+  let bigints = false;
+  // Recursive, but bounded by MAX_JSON_DEPTH, far below any engine's stack.
+  const check = (v: unknown, path: string, key: string, depth: number): void => {
+    if (depth > MAX_JSON_DEPTH) {
+      invalid(path, `nests deeper than ${MAX_JSON_DEPTH} levels, the most Eddy accepts`, where);
+    }
+    if (v === null || typeof v === 'boolean') return;
+    if (typeof v === 'string') {
+      checkStorableText(v, path, where);
       return;
     }
-    if (typeof v !== 'object') {
-      throw new ValidationError(`${path} is ${describe(v)}; JSON cannot carry it`, [
-        { path, message: describe(v) },
-      ]);
+    if (typeof v === 'number') {
+      if (!Number.isFinite(v)) invalid(path, `is ${describe(v)}`, where);
+      // Parsed from JSON text, a number this large had a fraction (jsonb keeps it, see json.ts).
+      if (!fromText && Number.isInteger(v) && !Number.isSafeInteger(v)) {
+        invalid(
+          path,
+          `is ${v}, a number beyond ±(2^53−1): it may already have lost digits, and workers would receive it as a bigint; pass a bigint (or a string)`,
+          where,
+        );
+      }
+      return;
     }
-    if (seen.has(v)) {
-      throw new ValidationError(`${path} refers back to itself (a cycle); JSON cannot carry it`, [
-        { path, message: 'cycle' },
-      ]);
+    if (typeof v === 'bigint') {
+      if (v >= -MAX_SAFE && v <= MAX_SAFE) {
+        invalid(
+          path,
+          `is a BigInt (${v}n) within ±(2^53−1), which workers would receive as a number; pass a number (or a string)`,
+          where,
+        );
+      }
+      bigints = true;
+      return;
     }
-    if (typeof (v as { toJSON?: unknown }).toJSON === 'function') return; // Date and friends
+    if (typeof v !== 'object') invalid(path, `is ${describe(v)}; JSON cannot carry it`, where);
+    if (seen.has(v)) invalid(path, 'refers back to itself (a cycle); JSON cannot carry it', where);
+    if (v instanceof Date) {
+      // JSON.stringify writes an invalid Date as null.
+      if (Number.isNaN(v.getTime())) invalid(path, 'is an invalid Date', where);
+      return;
+    }
+    const toJSON = (v as { toJSON?: unknown }).toJSON;
+    const json: unknown = typeof toJSON === 'function' ? toJSON.call(v, key) : v;
     seen.add(v);
-    if (Array.isArray(v)) {
-      v.forEach((item, i) => {
-        // JSON turns undefined and functions in arrays into null: refuse rather than change.
-        if (item === undefined) {
-          throw new ValidationError(`${path}[${i}] is undefined; use null`, [
-            { path: `${path}[${i}]`, message: 'undefined' },
-          ]);
-        }
-        check(item, `${path}[${i}]`);
-      });
+    if (json !== v) {
+      check(json, path, key, depth + 1); // what JSON.stringify will write
+    } else if (Array.isArray(v)) {
+      for (let i = 0; i < v.length; i++) {
+        // JSON turns undefined (and holes) in arrays into null: refuse rather than change.
+        if (v[i] === undefined) invalid(`${path}[${i}]`, 'is undefined; use null', where);
+        check(v[i], `${path}[${i}]`, String(i), depth + 1);
+      }
     } else {
       const proto = Object.getPrototypeOf(v);
-      if (proto !== Object.prototype && proto !== null) {
-        throw new ValidationError(`${path} is ${describe(v)}`, [{ path, message: describe(v) }]);
-      }
-      for (const [key, item] of Object.entries(v)) {
+      if (proto !== Object.prototype && proto !== null) invalid(path, `is ${describe(v)}`, where);
+      for (const [name, item] of Object.entries(v)) {
         if (item === undefined) continue; // omitted, as JSON does for optional fields
-        check(item, `${path}.${key}`);
+        checkStorableText(name, `${path} key ${JSON.stringify(name)}`, where);
+        check(item, `${path}.${name}`, name, depth + 1);
       }
     }
     seen.delete(v);
   };
   if (value === undefined) {
-    throw new ValidationError(`${label} is undefined; pass an object (use {} for no ${label})`, [
-      { path: label, message: 'undefined' },
-    ]);
+    invalid(label, `is undefined; pass an object (use {} for no ${label})`, where);
   }
-  check(value, label);
-  return JSON.stringify(value);
+  check(value, label, '', 0);
+  return bigints;
+}
+
+// A bigint travels through JSON.stringify as this marker: NUL cannot occur in a checked string.
+const BIGINT_MARK = '\0bigint:';
+const BIGINT_MARKED = /"\\u0000bigint:(-?\d+)"/g;
+
+/**
+ * Serialises `value` to JSON text after `checkJsonValue`; a `rawJson()` value is its own text
+ * (check its parsed value with `checkJsonValue` first).
+ */
+export function toJsonText(value: unknown, label: string, where?: string): string {
+  if (isRawJson(value)) return value.text;
+  if (!checkJsonValue(value, label, where)) return JSON.stringify(value);
+  return JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === 'bigint' ? BIGINT_MARK + v : v,
+  ).replace(BIGINT_MARKED, '$1');
 }
 
 const encoder = new TextEncoder();

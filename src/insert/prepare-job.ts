@@ -3,11 +3,20 @@
  * before the database is touched: bad input fails with a `ValidationError` that says what to fix.
  */
 
+import { parseJsonAsJsonb } from '../driver/json.js';
 import { invalid, ValidationError } from '../errors.js';
 import type { JobState } from '../job.js';
 import type { AnyJobKind, JobDefaults } from '../job-kind.js';
 import { computeUniqueKey, type UniqueOptions } from '../unique/unique-key.js';
-import { byteLength, isRawJson, toJsonText } from './json-args.js';
+import {
+  checkDate,
+  checkDateRange,
+  checkInteger,
+  checkKind,
+  checkQueue,
+  checkTags,
+} from './job-fields.js';
+import { byteLength, checkJsonValue, isRawJson, MAX_JSON_DEPTH, toJsonText } from './json-args.js';
 import { formatIssuePath } from './standard-schema.js';
 
 /** Per-insert options; each overrides the kind's default. */
@@ -53,65 +62,31 @@ export interface PrepareContext {
 }
 
 export const DEFAULT_MAX_PAYLOAD_BYTES = 1024 * 1024;
-const MAX_NAME_LENGTH = 127; // River: char_length(kind|queue) < 128
-const MAX_TAG_LENGTH = 255;
-
 function fail(where: string, path: string, message: string): never {
   return invalid(path, message, where);
 }
 
-function checkName(where: string, field: 'kind' | 'queue', value: unknown): string {
-  if (typeof value !== 'string' || value.length === 0)
-    fail(where, field, 'must be a non-empty string');
-  // Code points never outnumber UTF-16 units: count them only for a long string.
-  if (value.length > MAX_NAME_LENGTH && [...value].length > MAX_NAME_LENGTH) {
-    fail(
-      where,
-      field,
-      `is ${[...value].length} characters long; River allows at most ${MAX_NAME_LENGTH}`,
-    );
-  }
-  return value;
-}
-
-function checkInteger(
-  where: string,
-  field: string,
-  value: number,
-  min: number,
-  max: number,
-): number {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    fail(where, field, `must be an integer from ${min} to ${max} (got ${String(value)})`);
-  }
-  return value;
-}
-
-function checkTags(where: string, tags: readonly unknown[]): string[] {
-  if (!Array.isArray(tags)) fail(where, 'tags', 'must be an array of strings');
-  return tags.map((tag, i) => {
-    if (typeof tag !== 'string' || tag.length === 0)
-      fail(where, `tags[${i}]`, 'must be a non-empty string');
-    if (tag.includes(',')) fail(where, `tags[${i}]`, `('${tag}') must not contain a comma`);
-    if ([...tag].length > MAX_TAG_LENGTH)
-      fail(where, `tags[${i}]`, `is longer than ${MAX_TAG_LENGTH} characters`);
-    return tag;
-  });
-}
-
-function checkDate(where: string, field: string, value: unknown): Date {
-  if (!(value instanceof Date) || Number.isNaN(value.getTime()))
-    fail(where, field, 'must be a valid Date');
-  return value;
+/** Deep args can overflow the stack of a recursive schema; that is input to refuse. */
+function isStackOverflow(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (error.name === 'RangeError' || error.name === 'InternalError') &&
+    /call stack|recursion/i.test(error.message)
+  );
 }
 
 async function validateArgs(where: string, kind: AnyJobKind, args: unknown): Promise<unknown> {
-  if (isRawJson(args)) {
-    // Exact JSON text bypasses JS numbers; validate its parsed form, store the text as written.
-    await validateArgs(where, kind, JSON.parse(args.text));
-    return args;
+  let result: Awaited<ReturnType<AnyJobKind['args']['~standard']['validate']>>;
+  try {
+    result = await kind.args['~standard'].validate(args);
+  } catch (error) {
+    if (!isStackOverflow(error)) throw error;
+    return fail(
+      where,
+      'args',
+      `nest too deeply for the schema; Eddy accepts ${MAX_JSON_DEPTH} levels`,
+    );
   }
-  const result = await kind.args['~standard'].validate(args);
   if (result.issues) {
     const issues = result.issues.map((issue) => ({
       path: `args${formatIssuePath(issue.path) ? `.${formatIssuePath(issue.path)}` : ''}`.replace(
@@ -142,7 +117,7 @@ export async function prepareJob(
   let kindName: string;
   let kind: AnyJobKind | undefined;
   if (typeof item.kind === 'string') {
-    kindName = checkName(where, 'kind', item.kind);
+    kindName = checkKind(where, item.kind);
     kind = ctx.kinds?.get(kindName);
     if (ctx.kinds && !kind) {
       const known = [...ctx.kinds.keys()].join(', ') || '(none)';
@@ -150,14 +125,24 @@ export async function prepareJob(
     }
   } else if (item.kind && typeof item.kind === 'object' && typeof item.kind.kind === 'string') {
     kind = item.kind;
-    kindName = checkName(where, 'kind', kind.kind);
+    kindName = checkKind(where, kind.kind);
   } else {
     fail(where, 'kind', 'must be a kind name or a kind from defineJobKind()');
   }
   const defaults: JobDefaults = kind?.defaults ?? {};
 
-  const args = kind ? await validateArgs(where, kind, item.args) : item.args;
-  const argsJson = toJsonText(args, 'args');
+  let args: unknown;
+  if (isRawJson(item.args)) {
+    // Exact JSON text: checked and validated as workers will read it (big integers as bigint),
+    // stored as written.
+    const parsed = parseJsonAsJsonb(item.args.text);
+    checkJsonValue(parsed, 'args', where, true);
+    if (kind) await validateArgs(where, kind, parsed);
+    args = item.args;
+  } else {
+    args = kind ? await validateArgs(where, kind, item.args) : item.args;
+  }
+  const argsJson = toJsonText(args, 'args', where);
   if (!isRawJson(args) && (typeof args !== 'object' || args === null || Array.isArray(args))) {
     fail(where, 'args', 'must be a JSON object (River stores args as an object)');
   }
@@ -174,7 +159,11 @@ export async function prepareJob(
   const metadataJson =
     defaults.metadata === undefined && options.metadata === undefined
       ? '{}'
-      : toJsonText({ ...(defaults.metadata ?? {}), ...(options.metadata ?? {}) }, 'metadata');
+      : toJsonText(
+          { ...(defaults.metadata ?? {}), ...(options.metadata ?? {}) },
+          'metadata',
+          where,
+        );
   if (
     metadataJson.length * 3 > ctx.maxPayloadBytes &&
     byteLength(metadataJson) > ctx.maxPayloadBytes
@@ -182,7 +171,7 @@ export async function prepareJob(
     fail(where, 'metadata', `is larger than ${ctx.maxPayloadBytes} bytes (maxPayloadBytes)`);
   }
 
-  const queue = checkName(where, 'queue', options.queue ?? defaults.queue ?? 'default');
+  const queue = checkQueue(where, options.queue ?? defaults.queue ?? 'default');
   const priority = checkInteger(
     where,
     'priority',
@@ -214,7 +203,11 @@ export async function prepareJob(
     if (!Number.isFinite(options.performIn) || options.performIn < 0) {
       fail(where, 'performIn', 'must be a non-negative number of milliseconds');
     }
-    scheduledAt = new Date(ctx.now.getTime() + options.performIn);
+    scheduledAt = checkDateRange(
+      where,
+      'performIn',
+      new Date(ctx.now.getTime() + options.performIn),
+    );
   }
 
   let state: JobState = 'available';

@@ -3,6 +3,7 @@
  */
 
 import type { Database, Row } from '../driver/database.js';
+import { parseJson } from '../driver/json.js';
 import { type Param, parseTimestamp } from '../driver/values.js';
 import { EddyError } from '../errors.js';
 import type { PreparedJob } from '../insert/prepare-job.js';
@@ -72,7 +73,7 @@ function jsonArray(jobs: readonly PreparedJob[], pick: (job: PreparedJob) => str
 const toDate = (value: unknown): Date =>
   value instanceof Date ? value : parseTimestamp(String(value));
 const toJson = <T>(value: unknown): T =>
-  (typeof value === 'string' ? JSON.parse(value) : value) as T;
+  (typeof value === 'string' ? parseJson(value) : value) as T;
 
 /** Reads one whole RETURNING row; tolerant of executors that parsed values themselves. */
 function storedRow(row: Row): InsertedRow {
@@ -110,9 +111,10 @@ function sentRow(row: Row, job: PreparedJob): InsertedRow {
       maxAttempts: job.maxAttempts,
       scheduledAt: new Date((job.scheduledAt ?? createdAt).getTime()),
       createdAt,
-      args: JSON.parse(job.argsJson),
+      // As a worker will read them: integers beyond 2^53 as bigints, never rounded.
+      args: parseJson(job.argsJson),
       tags: [...job.tags],
-      metadata: JSON.parse(job.metadataJson),
+      metadata: parseJson(job.metadataJson) as Record<string, unknown>,
     },
     skipped: false,
   };

@@ -30,6 +30,23 @@ describe('invocationDeadlines', () => {
     });
   });
 
+  it('ends the hard deadline at the overrun when one is given inside a wall limit', () => {
+    // A Cloudflare cron tick: 50 s of work, 30 s to record, not the 15-minute wall limit.
+    expect(
+      invocationDeadlines({
+        startedAt: T0,
+        budgetMs: 50_000,
+        wallLimitMs: 900_000,
+        overrunMs: 30_000,
+      }),
+    ).toEqual({ deadline: T0 + 50_000, hardDeadline: T0 + 80_000 });
+    // The wall limit still wins when it comes first.
+    expect(invocationDeadlines({ startedAt: T0, wallLimitMs: 60_000, overrunMs: 30_000 })).toEqual({
+      deadline: T0 + 55_000,
+      hardDeadline: T0 + 60_000,
+    });
+  });
+
   it('without a wall limit, allows an overrun past the budget (30 s unless told)', () => {
     expect(invocationDeadlines({ startedAt: T0, budgetMs: 25_000 })).toEqual({
       deadline: T0 + 25_000,

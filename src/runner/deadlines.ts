@@ -32,8 +32,11 @@ export interface InvocationLimits {
    */
   budgetMs?: number | undefined;
   /**
-   * Without a wall limit: how long past the soft deadline the invocation may still run (a
-   * graceful stop, a response still being sent). Default 30 s.
+   * How long past the soft deadline the invocation may still run (a graceful stop, a response
+   * still being sent, outcomes being recorded). Without a wall limit the default is 30 s. With
+   * one, the hard deadline is the wall limit unless `overrunMs` ends it sooner: a long wall limit
+   * (Cloudflare's 15-minute cron) would otherwise lease claimed jobs that long after an early
+   * death.
    */
   overrunMs?: number | undefined;
 }
@@ -64,9 +67,12 @@ export function invocationDeadlines(limits: InvocationLimits): {
     return { deadline, hardDeadline: deadline + (limits.overrunMs ?? DEFAULT_OVERRUN_MS) };
   }
   const usable = wallLimitMs - wallReserveMs(wallLimitMs);
+  const deadline = startedAt + Math.min(budgetMs ?? usable, usable);
+  const wallEnd = startedAt + wallLimitMs;
   return {
-    deadline: startedAt + Math.min(budgetMs ?? usable, usable),
-    hardDeadline: startedAt + wallLimitMs,
+    deadline,
+    hardDeadline:
+      limits.overrunMs === undefined ? wallEnd : Math.min(wallEnd, deadline + limits.overrunMs),
   };
 }
 

@@ -5,9 +5,12 @@
  */
 
 import { CronExpressionParser } from 'cron-parser';
-import { invalid } from '../errors.js';
+import { invalid, ValidationError } from '../errors.js';
 import type { InsertItem, InsertOptions } from '../insert/prepare-job.js';
+import { formatIssuePath } from '../insert/standard-schema.js';
 import type { AnyJobKind } from '../job-kind.js';
+import type { Worker } from '../worker.js';
+import { refuseUnknownKeys } from './runner-options.js';
 
 export type CatchUp = 'none' | 'latest' | 'all';
 
@@ -39,7 +42,28 @@ export interface PeriodicJobDefinition {
    * worker pattern) that key decides duplicates instead of the slot.
    */
   options?: InsertOptions;
+  /**
+   * The kind is worked elsewhere (by Go River, or by another deployment's runner), so the
+   * runner that enqueues it needs no worker for it. Without this, `createRunner` refuses a
+   * periodic job none of its workers works: its jobs would wait forever.
+   */
+  workedElsewhere?: boolean;
 }
+
+// Every field, so that a field added to the interface and not here fails the typecheck.
+const DEFINITION_KEYS = {
+  name: 1,
+  kind: 1,
+  args: 1,
+  schedule: 1,
+  timezone: 1,
+  runOnStart: 1,
+  catchUp: 1,
+  catchUpWindowMs: 1,
+  graceMs: 1,
+  options: 1,
+  workedElsewhere: 1,
+} satisfies Record<keyof PeriodicJobDefinition, 1>;
 
 export interface PeriodicJob
   extends Readonly<Required<Pick<PeriodicJobDefinition, 'name' | 'catchUp'>>> {
@@ -64,6 +88,7 @@ export function definePeriodicJob(definition: PeriodicJobDefinition): PeriodicJo
   const name = definition.name ?? kindName;
   const where = `definePeriodicJob(${name ?? '?'})`;
   if (!name) invalid('kind', 'is required: a kind name or a kind from defineJobKind()', where);
+  refuseUnknownKeys(definition, DEFINITION_KEYS, '', where);
   const catchUp = definition.catchUp ?? 'latest';
   if (!['none', 'latest', 'all'].includes(catchUp)) {
     invalid('catchUp', "must be 'none', 'latest' or 'all'", where);
@@ -130,6 +155,65 @@ export function definePeriodicJob(definition: PeriodicJobDefinition): PeriodicJo
       return slots;
     },
   };
+}
+
+/** The queue a kind's jobs go to when an insert names none. */
+const defaultQueue = (queue: string | undefined) => queue ?? 'default';
+
+/**
+ * Refuses periodic jobs that would silently never run: one no worker of the runner works (unless
+ * `workedElsewhere`), one whose queue the runner does not work, and static args that fail the
+ * kind's schema (every slot would fail, seen only in `stats.errors`).
+ */
+export function checkPeriodicJobs(
+  periodic: readonly PeriodicJob[],
+  workers: ReadonlyMap<string, Worker>,
+  queueNames: readonly string[],
+  where: string,
+): void {
+  periodic.forEach((job, i) => {
+    const { kind, options, args, workedElsewhere } = job.definition;
+    const kindName = typeof kind === 'string' ? kind : kind.kind;
+    const worker = workers.get(kindName);
+    if (!workedElsewhere) {
+      if (!worker)
+        invalid(
+          `periodic[${i}]`,
+          `enqueues kind '${kindName}', which no worker of this runner works: add its worker to workers, or set workedElsewhere: true when Go River or another deployment works it`,
+          where,
+        );
+      const queue = defaultQueue(
+        options?.queue ?? (typeof kind === 'string' ? undefined : kind.defaults.queue),
+      );
+      if (!queueNames.includes(queue))
+        invalid(
+          `periodic[${i}]`,
+          `enqueues kind '${kindName}' into queue '${queue}', which is not in queues (${queueNames.join(', ')}): add ${JSON.stringify(queue)}: {} to queues`,
+          where,
+        );
+    }
+    const schema = typeof kind === 'string' ? worker?.schema : kind.args;
+    if (!schema || typeof args === 'function') return;
+    const result = schema['~standard'].validate(args ?? {});
+    // An async schema is checked when a slot is enqueued (a failure lands in stats.errors).
+    if (result instanceof Promise) {
+      result.catch(() => undefined);
+      return;
+    }
+    if (!result.issues) return;
+    const issues = result.issues.map((issue) => {
+      const at = formatIssuePath(issue.path);
+      return {
+        path: `periodic[${i}].args${at === '' || at.startsWith('[') ? at : `.${at}`}`,
+        message: issue.message,
+      };
+    });
+    const list = issues.map((x) => `${x.path}: ${x.message}`).join('; ');
+    throw new ValidationError(
+      `${where}: periodic[${i}] args do not match the schema of '${kindName}': ${list}`,
+      issues,
+    );
+  });
 }
 
 const encoder = new TextEncoder();

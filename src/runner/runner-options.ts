@@ -6,11 +6,12 @@
 import type { Driver } from '../driver/driver.js';
 import { schemaPrefix } from '../driver/schema-name.js';
 import { invalid, ValidationError } from '../errors.js';
+import { queueNameProblem } from '../insert/job-fields.js';
 import { newNonce } from '../ops/lease.js';
 import type { Retention } from '../ops/maintenance.js';
 import type { Worker } from '../worker.js';
 import { DEFAULT_LEASE_MARGIN_MS } from './deadlines.js';
-import type { PeriodicJob } from './periodic.js';
+import { checkPeriodicJobs, type PeriodicJob } from './periodic.js';
 
 export interface QueueOptions {
   /** Jobs of this queue running at once. Default: the runner's `concurrency`. */
@@ -107,11 +108,97 @@ function retentionMs(value: number | null | undefined, fallback: number): number
   return value === undefined ? fallback : value;
 }
 
+/** Edit distance, for suggesting the option a misspelt key meant. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(
+        (row[j] as number) + 1,
+        (next[j - 1] as number) + 1,
+        (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    row = next;
+  }
+  return row[b.length] as number;
+}
+
+/**
+ * Refuses keys of `value` that `known` lacks, naming the nearest known one: an option that is
+ * misspelt, or that Eddy does not have, would otherwise be ignored without a word.
+ */
+export function refuseUnknownKeys(
+  value: object,
+  known: Readonly<Record<string, unknown>>,
+  path: string,
+  where: string,
+): void {
+  const names = Object.keys(known);
+  for (const key of Object.keys(value)) {
+    if (Object.hasOwn(known, key)) continue;
+    const scored = names.map((name) => ({
+      name,
+      d: distance(key.toLowerCase(), name.toLowerCase()),
+    }));
+    const best = scored.sort((a, b) => a.d - b.d)[0];
+    const hint =
+      best && best.d <= Math.max(2, key.length / 3) ? `; did you mean '${best.name}'?` : '';
+    invalid(
+      path ? `${path}.${key}` : key,
+      `is not an option${hint} (known: ${names.join(', ')})`,
+      where,
+    );
+  }
+}
+
+// Every option, so that a key added to an interface and not here fails the typecheck.
+const RUNNER_KEYS = {
+  driver: 1,
+  schema: 1,
+  workers: 1,
+  queues: 1,
+  id: 1,
+  concurrency: 1,
+  batchSize: 1,
+  periodic: 1,
+  retention: 1,
+  budgetMs: 1,
+  leaseMarginMs: 1,
+  finishReserveMs: 1,
+  defaultTimeoutMs: 1,
+  maintenanceBatchSize: 1,
+  notify: 1,
+  now: 1,
+} satisfies Record<keyof RunnerOptions, 1>;
+const QUEUE_KEYS = { concurrency: 1 } satisfies Record<keyof QueueOptions, 1>;
+const RETENTION_KEYS = { completedMs: 1, cancelledMs: 1, discardedMs: 1 } satisfies Record<
+  keyof RetentionOptions,
+  1
+>;
+
+/** Refuses a worker whose kind's queue this runner does not work: its jobs would wait forever. */
+function checkWorkerQueues(
+  workerList: readonly Worker[],
+  queueNames: readonly string[],
+  where: string,
+) {
+  workerList.forEach((worker, i) => {
+    if (worker.queue !== undefined && !queueNames.includes(worker.queue))
+      invalid(
+        `workers[${i}]`,
+        `works kind '${worker.kind}', whose jobs go to queue '${worker.queue}', which is not in queues (${queueNames.join(', ')}): add ${JSON.stringify(worker.queue)}: {} to queues`,
+        where,
+      );
+  });
+}
+
 /** Applies defaults to the options and checks every value. */
 export function resolveRunnerOptions(options: RunnerOptions): RunnerConfig {
   const where = 'createRunner';
   if (!options || typeof options !== 'object')
     throw new ValidationError('createRunner: pass { driver, workers, queues?, ... }');
+  refuseUnknownKeys(options, RUNNER_KEYS, '', where);
   const { driver, schema } = options;
   if (!driver || typeof driver.query !== 'function')
     invalid(
@@ -140,8 +227,8 @@ export function resolveRunnerOptions(options: RunnerOptions): RunnerConfig {
   if (queueNames.length === 0) invalid('queues', 'must name at least one queue', where);
   const queueConcurrency = new Map<string, number>();
   for (const [name, q] of Object.entries(queues)) {
-    if (name.length === 0 || name.length > 127)
-      invalid(`queues['${name}']`, 'must be a queue name of 1–127 characters', where);
+    const problem = queueNameProblem(name); // River's rule, as at insert
+    if (problem) invalid(`queues[${JSON.stringify(name)}]`, problem, where);
     if (q?.concurrency !== undefined)
       queueConcurrency.set(name, positive(`queues.${name}.concurrency`, q.concurrency, 1));
   }
@@ -156,6 +243,12 @@ export function resolveRunnerOptions(options: RunnerOptions): RunnerConfig {
       );
     names.add(p.name);
   });
+  for (const [name, q] of Object.entries(queues))
+    if (q && typeof q === 'object') refuseUnknownKeys(q, QUEUE_KEYS, `queues.${name}`, where);
+  if (options.retention && typeof options.retention === 'object')
+    refuseUnknownKeys(options.retention, RETENTION_KEYS, 'retention', where);
+  checkWorkerQueues(workerList, queueNames, where);
+  checkPeriodicJobs(periodic, workers, queueNames, where);
   if (options.now !== undefined && typeof options.now !== 'function')
     invalid('now', 'must be a function returning a Date', where);
   return {

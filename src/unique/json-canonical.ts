@@ -13,7 +13,7 @@
  */
 
 import { invalid } from '../errors.js';
-import { isRawJson } from '../insert/json-args.js';
+import { isRawJson, MAX_JSON_DEPTH } from '../insert/json-args.js';
 
 /** A parsed JSON value whose tokens keep their Go wire text. */
 export type JsonNode =
@@ -29,7 +29,7 @@ export interface JsonMember {
   readonly value: JsonNode;
 }
 
-const MAX_DEPTH = 1000;
+const MAX_DEPTH = MAX_JSON_DEPTH;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 // Integers a Go int64/uint64 holds exactly but a JS number cannot: a JS number in this range
 // has usually lost digits already (JSON.parse rounds silently), so it is refused, not hashed.

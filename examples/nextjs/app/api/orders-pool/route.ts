@@ -1,21 +1,26 @@
 /**
- * POST /api/orders-pool over Neon's WebSocket `Pool`: an interactive transaction, so the job can
- * use the id the database generated for the order.
+ * POST /api/orders-pool over Neon's WebSocket `Pool`, on the Node runtime: an interactive
+ * transaction, so the job can use the id the database generated for the order.
  */
 
-import { Pool } from '@neondatabase/serverless';
+import { neonConfig, Pool } from '@neondatabase/serverless';
 import { createClient } from 'eddy';
 import { neonWebSocket } from 'eddy/neon-websocket';
+import ws from 'ws';
+import { databaseUrl } from '../../../db';
 import { orderInput, sendOrderConfirmation } from '../../../jobs';
 
-const connectionString = process.env.DATABASE_URL ?? 'postgres://localhost/app';
+export const runtime = 'nodejs';
+
+// Node before 22 has no global WebSocket: the driver then needs `ws`.
+if (typeof WebSocket === 'undefined') neonConfig.webSocketConstructor = ws;
 
 export async function POST(request: Request): Promise<Response> {
   const parsed = orderInput.safeParse(await request.json().catch(() => undefined));
   if (!parsed.success) return Response.json({ error: parsed.error.issues }, { status: 400 });
 
   // In serverless functions, a Pool lives only as long as the request.
-  const pool = new Pool({ connectionString });
+  const pool = new Pool({ connectionString: databaseUrl() });
   const eddy = createClient({ driver: neonWebSocket(pool), kinds: [sendOrderConfirmation] });
   const client = await pool.connect();
   try {

@@ -1,16 +1,15 @@
 /**
- * POST /api/orders over Neon's HTTP driver: the order and its confirmation job are written in
- * ONE non-interactive transaction (`sql.transaction([...])`), so either both exist or neither.
- * Works on the Edge and Node runtimes.
+ * POST /api/orders over Neon's HTTP driver, on the Edge runtime: the order and its confirmation
+ * job are written in ONE non-interactive transaction (`sql.transaction([...])`), so either both
+ * exist or neither. The same code runs on the Node runtime.
  */
 
-import { neon } from '@neondatabase/serverless';
-import { createClient, ValidationError } from 'eddy';
+import { createClient, isValidationError } from 'eddy';
 import { neonHttp, neonInsert } from 'eddy/neon-http';
+import { sql } from '../../../db';
 import { orderInput, sendOrderConfirmation } from '../../../jobs';
 
-const sql = neon(process.env.DATABASE_URL ?? 'postgres://localhost/app');
-const eddy = createClient({ driver: neonHttp(sql), kinds: [sendOrderConfirmation] });
+export const runtime = 'edge';
 
 export async function POST(request: Request): Promise<Response> {
   const parsed = orderInput.safeParse(await request.json().catch(() => undefined));
@@ -19,21 +18,23 @@ export async function POST(request: Request): Promise<Response> {
   // A batch cannot feed one statement's result into the next, so the id is made here.
   const orderId = crypto.randomUUID();
 
+  const db = sql();
+  const eddy = createClient({ driver: neonHttp(db), kinds: [sendOrderConfirmation] });
   let prepared: Awaited<ReturnType<typeof eddy.prepareInsertMany>>;
   try {
     prepared = await eddy.prepareInsertMany([
       { kind: sendOrderConfirmation, args: { orderId, email } },
     ]);
   } catch (error) {
-    if (error instanceof ValidationError)
-      return Response.json({ error: error.message }, { status: 400 });
+    if (isValidationError(error)) return Response.json({ error: error.message }, { status: 400 });
     throw error;
   }
-  const enqueue = neonInsert(sql, prepared);
-  const [, jobResult] = await sql.transaction([
-    sql`INSERT INTO orders (id, email, total) VALUES (${orderId}, ${email}, ${total})`,
+  const enqueue = neonInsert(db, prepared);
+  const [, jobResult] = await db.transaction([
+    db`INSERT INTO orders (id, email, total) VALUES (${orderId}, ${email}, ${total})`,
     enqueue.query,
   ]);
   const [inserted] = enqueue.read(jobResult);
+  // job.id is a bigint, which JSON cannot carry: send it as a string.
   return Response.json({ orderId, jobId: inserted?.job.id.toString() }, { status: 201 });
 }
