@@ -62,6 +62,12 @@ export {
   type InvocationLimits,
   invocationDeadlines,
 } from './runner/deadlines.js';
+export type {
+  JobEndEvent,
+  JobStartEvent,
+  RunnerHooks,
+  TickEndEvent,
+} from './runner/hooks.js';
 export {
   type CatchUp,
   definePeriodicJob,

@@ -29,6 +29,9 @@ export interface BatchOptions extends AttemptOptions {
    */
   signal?: AbortSignal | undefined;
   gracefulStopMs?: number | undefined;
+  /** Called as each job starts and as its outcome is known (hooks, timing); must not throw. */
+  onStart?: ((index: number) => void) | undefined;
+  onEnd?: ((index: number) => void) | undefined;
 }
 
 export async function executeBatch(
@@ -72,6 +75,7 @@ export async function executeBatch(
     };
     const finish = (index: number, job: Job, outcome: Outcome) => {
       outcomes[index] = outcome;
+      options.onEnd?.(index);
       running--;
       runningPerQueue.set(job.queue, (runningPerQueue.get(job.queue) ?? 1) - 1);
     };
@@ -87,6 +91,7 @@ export async function executeBatch(
         const queueRunning = runningPerQueue.get(job.queue) ?? 0;
         if (queueRunning >= queueLimit) continue;
         started[index] = 1;
+        options.onStart?.(index);
         unstarted--;
         running++;
         runningPerQueue.set(job.queue, queueRunning + 1);

@@ -65,6 +65,7 @@ async function recordSplitting(
   }
 }
 
+/** Records the outcomes, counts them in `stats`, and returns the applied states by job id. */
 export async function recordBatch(
   db: Database,
   prefix: string,
@@ -73,7 +74,7 @@ export async function recordBatch(
   outcomes: readonly Outcome[],
   stats: TickStats,
   now: Date | undefined,
-): Promise<void> {
+): Promise<Map<string, JobState>> {
   const records = outcomes.map((outcome, i) => ({
     id: (jobs[i] as Job).id,
     token: tokens[i] as string,
@@ -94,7 +95,7 @@ export async function recordBatch(
         else if (outcome.type === 'snooze') stats.snoozed++;
         else if (outcome.type === 'release') stats.released++;
       }
-      return;
+      return applied;
     } catch (error) {
       lastError = error;
     }

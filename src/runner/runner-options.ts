@@ -11,6 +11,7 @@ import { newNonce } from '../ops/lease.js';
 import type { Retention } from '../ops/maintenance.js';
 import type { Worker } from '../worker.js';
 import { DEFAULT_LEASE_MARGIN_MS } from './deadlines.js';
+import { HOOK_NAMES, type RunnerHooks } from './hooks.js';
 import { checkPeriodicJobs, type PeriodicJob } from './periodic.js';
 
 export interface QueueOptions {
@@ -61,6 +62,8 @@ export interface RunnerOptions {
    * still run on real time.
    */
   now?: () => Date;
+  /** Called as jobs start and end and as ticks end: the seam for metrics and tracing. */
+  hooks?: RunnerHooks;
 }
 
 /** The options resolved: defaults applied, every value checked. */
@@ -83,6 +86,7 @@ export interface RunnerConfig {
   readonly periodic: readonly PeriodicJob[];
   readonly notify: boolean;
   readonly clock: (() => Date) | undefined;
+  readonly hooks: RunnerHooks;
 }
 
 /** A positive number, or `fallback` when absent; `where` names the call in the error. */
@@ -170,7 +174,9 @@ const RUNNER_KEYS = {
   maintenanceBatchSize: 1,
   notify: 1,
   now: 1,
+  hooks: 1,
 } satisfies Record<keyof RunnerOptions, 1>;
+const HOOK_KEYS = { onJobStart: 1, onJobEnd: 1, onTick: 1 } satisfies Record<keyof RunnerHooks, 1>;
 const QUEUE_KEYS = { concurrency: 1 } satisfies Record<keyof QueueOptions, 1>;
 const RETENTION_KEYS = { completedMs: 1, cancelledMs: 1, discardedMs: 1 } satisfies Record<
   keyof RetentionOptions,
@@ -247,6 +253,16 @@ export function resolveRunnerOptions(options: RunnerOptions): RunnerConfig {
     if (q && typeof q === 'object') refuseUnknownKeys(q, QUEUE_KEYS, `queues.${name}`, where);
   if (options.retention && typeof options.retention === 'object')
     refuseUnknownKeys(options.retention, RETENTION_KEYS, 'retention', where);
+  if (options.hooks !== undefined) {
+    if (!options.hooks || typeof options.hooks !== 'object')
+      invalid('hooks', 'must be { onJobStart?, onJobEnd?, onTick? }', where);
+    refuseUnknownKeys(options.hooks, HOOK_KEYS, 'hooks', where);
+    for (const name of HOOK_NAMES) {
+      const hook = options.hooks[name];
+      if (hook !== undefined && typeof hook !== 'function')
+        invalid(`hooks.${name}`, 'must be a function', where);
+    }
+  }
   checkWorkerQueues(workerList, queueNames, where);
   checkPeriodicJobs(periodic, workers, queueNames, where);
   if (options.now !== undefined && typeof options.now !== 'function')
@@ -274,5 +290,6 @@ export function resolveRunnerOptions(options: RunnerOptions): RunnerConfig {
     periodic,
     notify: options.notify ?? false,
     clock: options.now,
+    hooks: options.hooks ?? {},
   };
 }

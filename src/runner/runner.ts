@@ -13,11 +13,13 @@
 import { type Client, createClient } from '../client.js';
 import { Database } from '../driver/database.js';
 import { TickError } from '../errors.js';
-import type { Job } from '../job.js';
+import type { Job, JobState } from '../job.js';
+import type { Outcome } from '../job-outcome.js';
 import { claimJobs } from '../ops/claim-jobs.js';
 import { insertNotifyChannel } from '../ops/insert-jobs.js';
 import { executeBatch } from './batch.js';
 import { abortGraceMs, tickDeadlines } from './deadlines.js';
+import { callHook, queueWaitMs } from './hooks.js';
 import { maintain } from './maintain.js';
 import { createPeriodicEnqueuer } from './periodic-enqueuer.js';
 import { recordBatch } from './record-batch.js';
@@ -26,6 +28,8 @@ import { positive, type RunnerOptions, resolveRunnerOptions } from './runner-opt
 export type { QueueOptions, RetentionOptions, RunnerOptions } from './runner-options.js';
 
 export interface TickOptions {
+  /** What started this tick (a cron expression, `push`, `kick`, …), passed to `hooks.onTick`. */
+  source?: string;
   /** Milliseconds this tick may work (soft deadline = now + budgetMs). */
   budgetMs?: number;
   /** Soft deadline: abort and snooze what still runs. Wins over budgetMs. */
@@ -123,7 +127,7 @@ const describe = (error: unknown) => (error instanceof Error ? error.message : S
  */
 export function createRunner(options: RunnerOptions): Runner {
   const config = resolveRunnerOptions(options);
-  const { driver, schema, prefix, id, workers, clock } = config;
+  const { driver, schema, prefix, id, workers, clock, hooks } = config;
   const client: Client = createClient({ driver, schema, notify: config.notify, now: clock });
   const maintenance = {
     prefix,
@@ -158,6 +162,7 @@ export function createRunner(options: RunnerOptions): Runner {
     const finish = () => {
       stats.statements = db.statementCount;
       stats.durationMs = Date.now() - startedAt;
+      callHook('onTick', hooks.onTick, stats, stats, { source: tickOptions.source });
       return stats;
     };
     const rescuedAt = new Date(leaseUntil).toISOString();
@@ -195,7 +200,19 @@ export function createRunner(options: RunnerOptions): Runner {
       stats.batches++;
       stats.claimed += jobs.length;
       const tokens = jobs.map((job) => job.attemptedBy[job.attemptedBy.length - 1] as string);
+      const runStarted = new Float64Array(jobs.length);
+      const runEnded = new Float64Array(jobs.length);
+      const onStart = (index: number) => {
+        const job = jobs[index] as Job;
+        runStarted[index] = performance.now();
+        if (hooks.onJobStart && workers.has(job.kind))
+          callHook('onJobStart', hooks.onJobStart, stats, { job, queueWaitMs: queueWaitMs(job) });
+      };
       const outcomes = await executeBatch(jobs, {
+        onStart,
+        onEnd: (index) => {
+          runEnded[index] = performance.now();
+        },
         workers,
         concurrency: config.concurrency,
         queueConcurrency: config.queueConcurrency,
@@ -209,14 +226,32 @@ export function createRunner(options: RunnerOptions): Runner {
         gracefulStopMs: tickOptions.gracefulStopMs,
         clock,
       });
+      let applied: Map<string, JobState>;
       try {
-        await recordBatch(db, prefix, jobs, tokens, outcomes, stats, clock?.());
+        applied = await recordBatch(db, prefix, jobs, tokens, outcomes, stats, clock?.());
       } catch (error) {
         throw new TickError(
           `tick: recording the outcomes of ${jobs.length} jobs failed (${describe(error)}); they stay running until their lease passes at ${rescuedAt} and the next tick rescues them`,
           finish(),
           { cause: error },
         );
+      }
+      if (hooks.onJobEnd) {
+        jobs.forEach((job, i) => {
+          const outcome = outcomes[i] as Outcome;
+          callHook('onJobEnd', hooks.onJobEnd, stats, {
+            job,
+            kind: job.kind,
+            queue: job.queue,
+            outcome: outcome.type,
+            state: applied.get(String(job.id)) ?? 'stale',
+            runMs: runEnded[i]
+              ? Math.max(0, (runEnded[i] as number) - (runStarted[i] as number))
+              : 0,
+            queueWaitMs: queueWaitMs(job),
+            error: 'error' in outcome ? outcome.error : undefined,
+          });
+        });
       }
       // A short batch means the queues are drained (or the rest is locked by another tick).
       if (jobs.length < limit) break;
