@@ -7,7 +7,7 @@ import { Database, decodeResult } from './driver/database.js';
 import type { Driver, RawResult } from './driver/driver.js';
 import { schemaPrefix } from './driver/schema-name.js';
 import { encodeParams } from './driver/values.js';
-import { invalid, ValidationError } from './errors.js';
+import { invalid, refuseUnknownKeys, ValidationError } from './errors.js';
 import type { Kick } from './http/kick.js';
 import type { RawJson } from './insert/json-args.js';
 import { planInsert } from './insert/plan-insert.js';
@@ -24,7 +24,6 @@ import {
   insertNotifyChannel,
 } from './ops/insert-jobs.js';
 import { PREPARED } from './ops/prepared.js';
-import { refuseUnknownKeys } from './runner/runner-options.js';
 
 export type { InsertedJob } from './ops/insert-jobs.js';
 

@@ -3,12 +3,11 @@
  */
 
 import type { Client } from './client.js';
-import { invalid } from './errors.js';
+import { invalid, refuseUnknownKeys } from './errors.js';
 import type { StandardSchemaV1 } from './insert/standard-schema.js';
 import type { Job } from './job.js';
 import type { AnyJobKind, ArgsOf } from './job-kind.js';
 import type { RetryPolicy } from './runner/retry-policy.js';
-import { refuseUnknownKeys } from './runner/runner-options.js';
 
 export interface WorkerContext {
   /** Aborted when the job's timeout or the tick's deadline arrives. Pass it to fetch() etc. */

@@ -20,17 +20,9 @@ import {
   JobSnooze,
   ValidationError,
 } from '../src/index.js';
+import { unreachableDriver } from './support/drivers.js';
 
-const unreachable: Driver = {
-  name: 'unreachable',
-  capabilities: { interactiveTransactions: true, inTransaction: false },
-  query: async () => {
-    throw new Error('the database was reached');
-  },
-  transaction: async () => {
-    throw new Error('the database was reached');
-  },
-};
+const unreachable = unreachableDriver;
 
 /** The issue paths of the ValidationError `fn` throws. */
 function pathsOf(fn: () => unknown): string[] {

@@ -7,7 +7,6 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { Driver } from '../src/driver/index.js';
 import {
   createClient,
   createRunner,
@@ -17,18 +16,10 @@ import {
   jobToJSON,
   ValidationError,
 } from '../src/index.js';
+import { unreachableDriver } from './support/drivers.js';
 import { type RiverSchema, riverSchema } from './support/river.js';
 
-const unreachable: Driver = {
-  name: 'unreachable',
-  capabilities: { interactiveTransactions: true, inTransaction: false },
-  query: async () => {
-    throw new Error('the database was reached');
-  },
-  transaction: async () => {
-    throw new Error('the database was reached');
-  },
-};
+const unreachable = unreachableDriver;
 
 const email = defineJobKind({
   kind: 'send_email',

@@ -5,12 +5,11 @@
  */
 
 import { CronExpressionParser } from 'cron-parser';
-import { invalid, ValidationError } from '../errors.js';
+import { invalid, refuseUnknownKeys, ValidationError } from '../errors.js';
 import type { InsertItem, InsertOptions } from '../insert/prepare-job.js';
 import { formatIssuePath } from '../insert/standard-schema.js';
 import type { AnyJobKind } from '../job-kind.js';
 import type { Worker } from '../worker.js';
-import { refuseUnknownKeys } from './runner-options.js';
 
 export type CatchUp = 'none' | 'latest' | 'all';
 

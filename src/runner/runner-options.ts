@@ -5,7 +5,7 @@
 
 import type { Driver } from '../driver/driver.js';
 import { schemaPrefix } from '../driver/schema-name.js';
-import { invalid, ValidationError } from '../errors.js';
+import { invalid, refuseUnknownKeys, ValidationError } from '../errors.js';
 import { queueNameProblem } from '../insert/job-fields.js';
 import { newNonce } from '../ops/lease.js';
 import type { Retention } from '../ops/maintenance.js';
@@ -110,50 +110,6 @@ function nonNegative(path: string, value: number | undefined): number | undefine
 
 function retentionMs(value: number | null | undefined, fallback: number): number | null {
   return value === undefined ? fallback : value;
-}
-
-/** Edit distance, for suggesting the option a misspelt key meant. */
-function distance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++)
-      next[j] = Math.min(
-        (row[j] as number) + 1,
-        (next[j - 1] as number) + 1,
-        (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
-      );
-    row = next;
-  }
-  return row[b.length] as number;
-}
-
-/**
- * Refuses keys of `value` that `known` lacks, naming the nearest known one: an option that is
- * misspelt, or that Eddy does not have, would otherwise be ignored without a word.
- */
-export function refuseUnknownKeys(
-  value: object,
-  known: Readonly<Record<string, unknown>>,
-  path: string,
-  where: string,
-): void {
-  const names = Object.keys(known);
-  for (const key of Object.keys(value)) {
-    if (Object.hasOwn(known, key)) continue;
-    const scored = names.map((name) => ({
-      name,
-      d: distance(key.toLowerCase(), name.toLowerCase()),
-    }));
-    const best = scored.sort((a, b) => a.d - b.d)[0];
-    const hint =
-      best && best.d <= Math.max(2, key.length / 3) ? `; did you mean '${best.name}'?` : '';
-    invalid(
-      path ? `${path}.${key}` : key,
-      `is not an option${hint} (known: ${names.join(', ')})`,
-      where,
-    );
-  }
 }
 
 // Every option, so that a key added to an interface and not here fails the typecheck.

@@ -284,3 +284,18 @@ export function selectedSetups(setups: readonly DriverSetup[] = driverSetups): D
   if (!only) return [...setups];
   return setups.filter((s) => only.some((o) => s.name.startsWith(o)));
 }
+
+/**
+ * A driver that fails any statement: for checks that must refuse bad input before anything
+ * reaches the database (a call that reached it would show as this error).
+ */
+export const unreachableDriver: Driver = {
+  name: 'unreachable',
+  capabilities: { interactiveTransactions: true, inTransaction: false },
+  query: async () => {
+    throw new Error('the database was reached');
+  },
+  transaction: async () => {
+    throw new Error('the database was reached');
+  },
+};

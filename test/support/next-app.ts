@@ -13,7 +13,7 @@ import { cpSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSyn
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { uniqueName } from './postgres.js';
-import { freePort, killTree, type Run, run } from './processes.js';
+import { freePort, type Run, run, watchService } from './processes.js';
 
 export type { Run } from './processes.js';
 
@@ -108,24 +108,12 @@ export async function nextStart(dir: string, env: NodeJS.ProcessEnv): Promise<St
     [NEXT_BIN, 'start', dir, '--port', String(port), '--hostname', '127.0.0.1'],
     { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
   );
-  let output = '';
-  child.stdout?.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on('data', (chunk) => {
-    output += chunk;
-  });
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
-  const stop = async () => {
-    killTree(child, 'SIGTERM');
-    const timer = setTimeout(() => killTree(child), 5_000);
-    await exited;
-    clearTimeout(timer);
-  };
+  const service = watchService(child);
+  const { stop } = service;
   const url = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`next start exited early:\n${output}`);
+    if (child.exitCode !== null) throw new Error(`next start exited early:\n${service.output()}`);
     try {
       // Any answer means the server is up (the app has no page at /).
       await fetch(url, { signal: AbortSignal.timeout(2_000) });
@@ -133,10 +121,10 @@ export async function nextStart(dir: string, env: NodeJS.ProcessEnv): Promise<St
     } catch {
       if (Date.now() > deadline) {
         await stop();
-        throw new Error(`next start did not answer within 60 s:\n${output}`);
+        throw new Error(`next start did not answer within 60 s:\n${service.output()}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
-  return { url, output: () => output, stop };
+  return { url, output: service.output, stop };
 }

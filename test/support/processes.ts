@@ -50,6 +50,36 @@ export function killTree(child: ChildProcess, signal: NodeJS.Signals = 'SIGKILL'
   }
 }
 
+/** A long-running child (a server): its output so far, and a stop that ends its whole group. */
+export interface Service {
+  output(): string;
+  readonly exited: Promise<void>;
+  /** SIGTERM to the group, SIGKILL after 5 s; resolves once the child has closed. */
+  stop(): Promise<void>;
+}
+
+/** Watches a child started with `detached: true` and piped stdout/stderr. */
+export function watchService(child: ChildProcess): Service {
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  return {
+    output: () => output,
+    exited,
+    async stop() {
+      killTree(child, 'SIGTERM');
+      const timer = setTimeout(() => killTree(child), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
 /** A free TCP port on loopback. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

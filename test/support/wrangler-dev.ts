@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stageWranglerConfig, wranglerBin, wranglerEnv } from '../../examples/bundle-worker.js';
-import { freePort, killTree } from './processes.js';
+import { freePort, watchService } from './processes.js';
 
 export interface WranglerDev {
   readonly url: string;
@@ -67,20 +67,10 @@ export async function startWranglerDev(vars: Record<string, string>): Promise<Wr
       detached: true,
     },
   );
-  let output = '';
-  child.stdout?.on('data', (chunk) => {
-    output += chunk;
-  });
-  child.stderr?.on('data', (chunk) => {
-    output += chunk;
-  });
-  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  // wrangler runs workerd as its own child: stopping ends the whole group started here.
+  const service = watchService(child);
   const stop = async () => {
-    // wrangler runs workerd as its own child: end the whole group started here.
-    killTree(child, 'SIGTERM');
-    const timer = setTimeout(() => killTree(child), 5_000);
-    await exited;
-    clearTimeout(timer);
+    await service.stop();
     rmSync(dir, { recursive: true, force: true });
   };
 
@@ -89,9 +79,9 @@ export async function startWranglerDev(vars: Record<string, string>): Promise<Wr
   for (;;) {
     if (child.exitCode !== null) {
       await stop();
-      throw new Error(`wrangler dev exited early:\n${output}`);
+      throw new Error(`wrangler dev exited early:\n${service.output()}`);
     }
-    if (/Ready on http/.test(output)) {
+    if (/Ready on http/.test(service.output())) {
       try {
         await fetch(url, { signal: AbortSignal.timeout(5_000) });
         break;
@@ -101,9 +91,9 @@ export async function startWranglerDev(vars: Record<string, string>): Promise<Wr
     }
     if (Date.now() > deadline) {
       await stop();
-      throw new Error(`wrangler dev did not answer within 90 s:\n${output}`);
+      throw new Error(`wrangler dev did not answer within 90 s:\n${service.output()}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
-  return { url, output: () => output, stop };
+  return { url, output: service.output, stop };
 }
