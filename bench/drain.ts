@@ -159,14 +159,17 @@ async function eddyTicks(api = current, name = 'eddy'): Promise<Contender> {
                 const stats = await runner.tick({ budgetMs: TICK_BUDGET_MS });
                 ticks++;
                 statements += stats.statements;
-                batches += stats.batches;
+                batches +=
+                  (stats as { claims?: number; batches?: number }).claims ??
+                  (stats as { batches?: number }).batches ??
+                  0;
                 if (stats.errors.length > 0) throw new Error(stats.errors.join('; '));
                 if (stats.claimed === 0) return;
               }
             }),
           );
         });
-        result.note = `${ticks} ticks, ${batches} batches, ${statements} statements`;
+        result.note = `${ticks} ticks, ${batches} claims, ${statements} statements`;
         await expectDrained(seedPool, schema, name);
         return result;
       } finally {

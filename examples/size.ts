@@ -91,9 +91,12 @@ const worker = createWorker<Env>({
       driver: neonHttp(neon(env.DATABASE_URL)),
       workers,
       queues: { default: {}, email: {} },
+      hooks: {
+        onTick: (stats, { source }) =>
+          console.log(JSON.stringify({ message: 'eddy tick', trigger: source, ...stats })),
+      },
     }),
   tickSecret: (env) => env.TICK_SECRET,
-  onTick: (stats, trigger) => console.log(JSON.stringify({ message: 'eddy tick', trigger, ...stats })),
 });
 
 worker.app.post('/signup', async (c) => {

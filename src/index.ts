@@ -16,6 +16,7 @@ export {
   jobToJSON,
   type PreparedInsert,
 } from './client.js';
+export type { Listener } from './driver/driver.js';
 export {
   DatabaseError,
   type DatabaseErrorFields,
@@ -65,6 +66,7 @@ export {
 export type {
   JobEndEvent,
   JobStartEvent,
+  JobStuckEvent,
   RunnerHooks,
   TickEndEvent,
 } from './runner/hooks.js';
@@ -77,6 +79,7 @@ export {
 export { defaultRetryPolicy, type RetryPolicy } from './runner/retry-policy.js';
 export {
   createRunner,
+  type ListenOptions,
   type QueueOptions,
   type RetentionOptions,
   type Runner,
@@ -91,6 +94,7 @@ export {
 } from './unique/unique-key.js';
 export {
   defineWorker,
+  type PreparedCompletion,
   type Worker,
   type WorkerContext,
   type WorkerOptions,

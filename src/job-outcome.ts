@@ -29,8 +29,12 @@ export const DEADLINE_SNOOZES_KEY = 'eddy:deadline_snoozes';
 
 /** How an attempt ended, as the runner records it (`ops/record-outcomes.ts`). */
 export type Outcome =
-  /** `output`: the JSON text to store as `metadata.output`. */
-  | { type: 'completed'; output?: string }
+  /**
+   * `output`: the JSON text to store as `metadata.output`. `inTransaction`: the worker already
+   * completed the job in its own transaction (`ctx.completeWith`); recording it again is a no-op
+   * unless that transaction rolled back.
+   */
+  | { type: 'completed'; output?: string; inTransaction?: boolean }
   | { type: 'retry'; delayMs: number; error: AttemptError }
   | { type: 'discard'; error: AttemptError }
   | { type: 'cancel'; error: AttemptError }

@@ -3,6 +3,7 @@
  */
 
 import type { Client } from './client.js';
+import type { Driver, RawResult } from './driver/driver.js';
 import { invalid, refuseUnknownKeys } from './errors.js';
 import type { StandardSchemaV1 } from './insert/standard-schema.js';
 import type { Job } from './job.js';
@@ -29,6 +30,30 @@ export interface WorkerContext {
    * the same way when it is not `undefined`. At most 1 MiB of JSON; more fails the attempt.
    */
   recordOutput(value: unknown): void;
+  /**
+   * Completes this job inside your own transaction, as River's `JobCompleteTx`: pass an Eddy
+   * driver over it (`nodePostgres(client, { inTransaction: true })`, `pglite(tx, { inTransaction:
+   * true })`, …). Fenced by this attempt's claim: when the attempt no longer holds the job (its
+   * lease was rescued, or it was finalized meanwhile) it throws, and your transaction cannot
+   * commit work another attempt may be doing. `output` is stored as the job's output. The runner
+   * then leaves the job alone: its own completion after the worker returns changes nothing.
+   */
+  completeWith(tx: Driver, output?: unknown): Promise<void>;
+  /**
+   * The same completion as a statement for a batch you send yourself: over Neon HTTP, put
+   * `neonComplete(sql, ctx.prepareComplete())` (from `eddy/neon-http`) in your
+   * `sql.transaction([...])`. The statement fails, and the batch with it, when the attempt no
+   * longer holds the job.
+   */
+  prepareComplete(output?: unknown): PreparedCompletion;
+}
+
+/** A job's completion built but not sent (see `WorkerContext.prepareComplete`). */
+export interface PreparedCompletion {
+  readonly text: string;
+  readonly params: (string | null)[];
+  /** Reads the statement's result: true once the job is completed by it. */
+  read(result: RawResult): boolean;
 }
 
 export type WorkFunction<Args> = (job: Job<Args>, ctx: WorkerContext) => unknown;

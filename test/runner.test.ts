@@ -419,6 +419,9 @@ for (const setup of selectedSetups().filter((s) => s.sharedServer)) {
         driver: driver,
         schema,
         batchSize: 1000,
+        // Every outcome in the tick's last flush: only the claim could grow with the jobs.
+        flushSize: 1000,
+        flushDelayMs: 60_000,
         workers: [defineWorker('n', async () => {})],
       });
       const client = createClient({ driver: driver, schema });
@@ -429,7 +432,39 @@ for (const setup of selectedSetups().filter((s) => s.sharedServer)) {
       const large = await runner.tick({ budgetMs: 10_000 });
       expect(small.completed).toBe(10);
       expect(large.completed).toBe(900);
+      expect([large.claims, large.flushes]).toEqual([1, 1]);
       expect(large.statements).toBe(small.statements);
+    });
+
+    it('flushes outcomes as they gather, by count and by age, and always before returning', async () => {
+      const runner = createRunner({
+        driver,
+        schema,
+        batchSize: 1000,
+        concurrency: 5,
+        flushSize: 10,
+        flushDelayMs: 50,
+        workers: [
+          defineWorker('quick', async () => {}),
+          defineWorker('slow', () => new Promise((r) => setTimeout(r, 400))),
+        ],
+      });
+      const client = createClient({ driver, schema });
+      await client.insert('slow', {});
+      await client.insertMany(Array.from({ length: 40 }, () => ({ kind: 'quick', args: {} })));
+      let runningAt200ms = -1;
+      const probe = sleep(200).then(async () => {
+        runningAt200ms = (await river.jobs(`state = 'running'`)).length;
+      });
+      const stats = await runner.tick({ budgetMs: 10_000 });
+      await probe;
+      expect(stats).toMatchObject({ claimed: 41, completed: 41, claims: 1 });
+      // The 40 quick jobs were recorded long before the slow one ended; only it still ran.
+      expect(runningAt200ms).toBe(1);
+      // Several flushes, but nowhere near one per job: at least 10 outcomes each but the last.
+      expect(stats.flushes).toBeGreaterThanOrEqual(2);
+      expect(stats.flushes).toBeLessThanOrEqual(6);
+      expect((await river.jobs(`state = 'completed'`)).length).toBe(41);
     });
 
     it('works jobs inserted the way Go River inserts them', async () => {

@@ -1,6 +1,7 @@
 /**
  * Cloudflare Workers: a `scheduled` handler that runs one tick per cron trigger, and a Hono app
- * for `fetch` with `POST /tick` (push triggers) behind a secret. Add your own routes (a producer
+ * for `fetch` with `POST /tick` (push triggers) behind a secret. Each tick tells the runner's
+ * `hooks.onTick` what started it (`source`: the cron expression, `push` or `kick`). Add your own routes (a producer
  * endpoint, say) to the returned `app`, and call `kick(env, ctx)` after a committed insert to
  * start a tick in the same invocation (a Worker cannot fetch its own URL). Pushed and kicked ticks
  * share one bound per isolate: one in flight, one pending, the rest coalesced.
@@ -54,6 +55,9 @@ export const CRON_WALL_LIMIT_MS = 15 * 60_000;
  */
 export const CRON_OVERRUN_MS = 30_000;
 
+/** Statements per tick by default: the Free plan's 50 subrequests less 20 for your own work. */
+export const DEFAULT_MAX_STATEMENTS = 30;
+
 /** A setting fixed in code, or read from the environment (`undefined` keeps the default). */
 export type EnvSetting<Env, T> = T | ((env: Env) => T | undefined);
 
@@ -73,14 +77,13 @@ export interface CloudflareWorkerOptions<Env> {
   /** Budget of a pushed or kicked tick. Default 25 s. */
   pushBudgetMs?: EnvSetting<Env, number>;
   /**
-   * Claim rounds per tick. Each costs two statements — two subrequests over Neon HTTP — so the
-   * default of 10 keeps a tick near 25 subrequests, inside the Free plan's 50.
+   * Statements per tick at most — each one a subrequest over Neon HTTP. The default of 30 keeps
+   * a tick inside the Free plan's 50 subrequests with 20 left for your jobs' own work. At least
+   * 8; raise it on Paid.
    */
-  maxBatches?: EnvSetting<Env, number>;
+  maxStatements?: EnvSetting<Env, number>;
   /** Largest `POST /tick` body read, in bytes; larger gets 413 unread. Default 64 KiB. */
   maxBodyBytes?: number;
-  /** Called with the stats of every tick this worker runs (logging). */
-  onTick?: (stats: TickStats, trigger: TickSource) => void;
   /** Called when a kicked tick fails (it runs after the response). Default `console.error`. */
   onKickError?: (error: unknown) => void;
 }
@@ -131,32 +134,20 @@ export function createWorker<Env extends object>(
   };
   const scheduledBudgetMs = (env: Env) => read(options.scheduledBudgetMs, env, 50_000);
   const pushBudgetMs = (env: Env) => read(options.pushBudgetMs, env, 25_000);
-  const maxBatches = (env: Env) => read(options.maxBatches, env, 10);
-  /** The env's runner, reporting each tick's stats to `onTick`. */
-  const reporting = (env: Env, trigger: TickSource): Runner => {
-    const runner = stateFor(env).runner;
-    return {
-      id: runner.id,
-      tick: async (tickOptions) => {
-        const stats = await runner.tick(tickOptions);
-        options.onTick?.(stats, trigger);
-        return stats;
-      },
-    };
-  };
+  const maxStatements = (env: Env) => read(options.maxStatements, env, DEFAULT_MAX_STATEMENTS);
   /** The env's `POST /tick` handler, built once per secret so its replay memory lasts. */
   const pushFor = (env: Env, secret: string): NonNullable<EnvState['push']> => {
     const state = stateFor(env);
     if (state.push?.secret === secret) return state.push;
     try {
       const pushMs = pushBudgetMs(env);
-      const handle = createTickTrigger(() => reporting(env, 'push'), {
+      const handle = createTickTrigger(() => stateFor(env).runner, {
         auth: { bearerSecret: secret, signingSecret: secret },
         methods: ['POST'],
         // A request has no fixed wall limit while its client waits; the hard deadline leaves
         // the tick's lease a margin past the budget.
         deadlines: (startedAt) => invocationDeadlines({ startedAt, budgetMs: pushMs }),
-        tick: { maxBatches: maxBatches(env) },
+        tick: { maxStatements: maxStatements(env), source: 'push' },
         maxBodyBytes,
         gate: state.gate,
         names: { where: 'createWorker', bearerSecret: 'tickSecret', signingSecret: 'tickSecret' },
@@ -193,14 +184,15 @@ export function createWorker<Env extends object>(
     async scheduled(controller, env, ctx) {
       // Not gated: the platform fires each cron once per schedule, and the cron is the tick
       // that must not be skipped.
-      const tick = reporting(env, controller.cron).tick({
+      const tick = stateFor(env).runner.tick({
+        source: controller.cron,
         ...invocationDeadlines({
           startedAt: Date.now(),
           budgetMs: scheduledBudgetMs(env),
           wallLimitMs: CRON_WALL_LIMIT_MS,
           overrunMs: CRON_OVERRUN_MS,
         }),
-        maxBatches: maxBatches(env),
+        maxStatements: maxStatements(env),
       });
       ctx.waitUntil(tick);
       await tick;
@@ -215,8 +207,8 @@ export function createWorker<Env extends object>(
       });
       const entry = stateFor(env).gate.enter(
         () =>
-          reporting(env, 'kick')
-            .tick({ ...times, maxBatches: maxBatches(env) })
+          stateFor(env)
+            .runner.tick({ ...times, maxStatements: maxStatements(env), source: 'kick' })
             .catch((error: unknown) => {
               (options.onKickError ?? console.error)(error);
               return undefined;

@@ -106,3 +106,33 @@ export function neonInsert<S extends NeonHttpLike, R>(
     read: (result) => prepared.read(toRawResult(result)),
   };
 }
+
+/** A worker's completion ready to sit in your `sql.transaction([...])`. */
+export interface NeonCompletion<S extends NeonHttpLike> {
+  /** Put this in the array you pass to `sql.transaction`. */
+  readonly query: TransactionQuery<S>;
+}
+
+/**
+ * Puts a worker's completion of its own job (`ctx.prepareComplete()`) into a Neon HTTP
+ * transaction next to your own writes (River's `JobCompleteTx` over HTTP). If the attempt no
+ * longer holds the job, the statement fails and the whole transaction with it.
+ *
+ * @example
+ * ```ts
+ * defineWorker(chargeOrder, async (job, ctx) => {
+ *   await sql.transaction([
+ *     sql`UPDATE orders SET charged = true WHERE id = ${job.args.orderId}`,
+ *     neonComplete(sql, ctx.prepareComplete()).query,
+ *   ]);
+ * });
+ * ```
+ */
+export function neonComplete<S extends NeonHttpLike>(
+  sql: S,
+  prepared: { readonly text: string; readonly params: readonly (string | null)[] },
+): NeonCompletion<S> {
+  return {
+    query: sql.query(prepared.text, [...prepared.params], RAW_QUERY_OPTIONS) as TransactionQuery<S>,
+  };
+}

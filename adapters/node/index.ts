@@ -1,6 +1,9 @@
 /**
  * Node: a long-running loop of ticks, for when a job outgrows serverless. Same core, same
- * runner; the loop only decides when to tick and how to stop.
+ * runner; the loop only decides when to tick and how to stop. Its ticks hand the jobs still
+ * running at their deadline to the next tick (`handOver`), so a job is never cut short by a
+ * tick boundary, and a worker that ignores its abort keeps its job's lease until it settles
+ * (`hooks.onJobStuck`). Stats and events reach the runner's `hooks`, with `source: 'loop'`.
  *
  * @example
  * ```ts
@@ -11,10 +14,13 @@
  * ```
  */
 
-import { invocationDeadlines, type Runner, type TickStats } from '../../src/index.js';
+import { invocationDeadlines, type Listener, type Runner } from '../../src/index.js';
 
 export interface LoopOptions {
-  /** Wait between ticks that found nothing to do. Default 1000 ms. */
+  /**
+   * Wait between ticks that found nothing to do, and while jobs run with the queues empty, how
+   * often to look for new ones. Default 1000 ms.
+   */
   pollIntervalMs?: number;
   /** Budget of each tick. Default 30 s. */
   tickBudgetMs?: number;
@@ -22,7 +28,12 @@ export interface LoopOptions {
   shutdownTimeoutMs?: number;
   /** Stop on SIGTERM and SIGINT. Default true. */
   handleSignals?: boolean;
-  onTick?: (stats: TickStats) => void;
+  /**
+   * LISTEN for River's notifications (`runner.listen()`) when the runner's driver keeps a
+   * session: inserted jobs start at once, cancels and pauses act at once; polling stays the
+   * fallback. Default true.
+   */
+  listen?: boolean;
   /** A tick that failed (the loop goes on after `pollIntervalMs`). Default: `logger.error`. */
   onError?: (error: unknown) => void;
   /**
@@ -46,7 +57,26 @@ export interface Loop {
   readonly done: Promise<void>;
 }
 
+const LOOP_KEYS = new Set([
+  'pollIntervalMs',
+  'tickBudgetMs',
+  'shutdownTimeoutMs',
+  'handleSignals',
+  'listen',
+  'onError',
+  'logger',
+]);
+
+const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
 export function startLoop(runner: Runner, options: LoopOptions = {}): Loop {
+  for (const key of Object.keys(options)) {
+    if (!LOOP_KEYS.has(key)) {
+      throw new TypeError(
+        `startLoop: unknown option '${key}'${key === 'onTick' ? " (ticks are reported to the runner's hooks: createRunner({ hooks: { onTick } }))" : ''}`,
+      );
+    }
+  }
   const pollIntervalMs = options.pollIntervalMs ?? 1000;
   const tickBudgetMs = options.tickBudgetMs ?? 30_000;
   const shutdownTimeoutMs = options.shutdownTimeoutMs ?? 10_000;
@@ -55,40 +85,110 @@ export function startLoop(runner: Runner, options: LoopOptions = {}): Loop {
     options.onError ?? ((error: unknown) => logger.error('eddy: tick failed:', error));
   const stopping = new AbortController();
 
+  // A notification since the last tick began: the next sleep is skipped.
+  let woken = false;
+  let wakeSleep: (() => void) | undefined;
+  const wake = () => {
+    woken = true;
+    wakeSleep?.();
+  };
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
+      if (woken) return resolve();
       const timer = setTimeout(done, ms);
       function done() {
         clearTimeout(timer);
+        wakeSleep = undefined;
         stopping.signal.removeEventListener('abort', done);
         resolve();
       }
+      wakeSleep = done;
       stopping.signal.addEventListener('abort', done, { once: true });
     });
 
+  const sleepFor = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      stopping.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
+    });
+
+  // LISTEN where the driver can; retried in the background if the database is not there yet.
+  let listener: Listener | undefined;
+  const listening =
+    options.listen === false || !runner.canListen || !runner.listen
+      ? Promise.resolve()
+      : (async () => {
+          const listen = runner.listen?.bind(runner) as NonNullable<Runner['listen']>;
+          for (let delay = 1000; !stopping.signal.aborted; delay = Math.min(delay * 2, 30_000)) {
+            try {
+              const opened = await listen({
+                onWake: wake,
+                onError: (error) =>
+                  logger.warn(
+                    `eddy: LISTEN connection lost (${describe(error)}); reconnecting, polling meanwhile`,
+                  ),
+              });
+              if (stopping.signal.aborted) await opened.close();
+              else listener = opened;
+              return;
+            } catch (error) {
+              logger.warn(
+                `eddy: LISTEN failed (${describe(error)}); polling every ${pollIntervalMs} ms, trying again in ${delay / 1000} s`,
+              );
+              await sleepFor(delay);
+            }
+          }
+        })();
+  const tick = (maintenance: boolean) =>
+    runner.tick({
+      source: 'loop',
+      // The hard deadline covers the graceful stop: a tick can outlive its budget by that.
+      ...invocationDeadlines({
+        startedAt: Date.now(),
+        budgetMs: tickBudgetMs,
+        overrunMs: shutdownTimeoutMs,
+      }),
+      signal: stopping.signal,
+      gracefulStopMs: shutdownTimeoutMs,
+      handOver: true,
+      pollIntervalMs,
+      maintenance,
+    });
+
   const done = (async () => {
+    let handedOver = false;
     while (!stopping.signal.aborted) {
       let idle = true;
+      woken = false;
       try {
-        const stats = await runner.tick({
-          // The hard deadline covers the graceful stop: a tick can outlive its budget by that.
-          ...invocationDeadlines({
-            startedAt: Date.now(),
-            budgetMs: tickBudgetMs,
-            overrunMs: shutdownTimeoutMs,
-          }),
-          signal: stopping.signal,
-          gracefulStopMs: shutdownTimeoutMs,
-        });
+        const stats = await tick(true);
         // The tick went on without these steps; unlogged, a failing periodic job goes unseen.
         for (const step of stats.errors) logger.warn(`eddy: tick maintenance: ${step}`);
-        options.onTick?.(stats);
-        idle = stats.claimed === 0;
+        handedOver = stats.handedOver > 0;
+        idle = stats.claimed === 0 && !handedOver;
       } catch (error) {
         onError(error);
       }
       if (idle && !stopping.signal.aborted) await sleep(pollIntervalMs);
     }
+    // Stopped between ticks while jobs handed over still ran: one last tick adopts them, lets
+    // them finish within the shutdown timeout and records them.
+    if (handedOver) {
+      try {
+        await tick(false);
+      } catch (error) {
+        onError(error);
+      }
+    }
+    await listening;
+    await listener?.close().catch(() => undefined);
   })();
 
   const onSignal = () => void stop();

@@ -3,6 +3,8 @@
  * $CRON_SECRET`) and `POST` for push triggers from a scheduler you do not control — Eddy's HMAC
  * signature or Upstash QStash. The tick's budget comes from the route's `maxDuration`.
  *
+ * A GET's tick reaches the runner's `hooks.onTick` with `source: 'cron'`, a POST's with `push`.
+ *
  * Credentials are read on the first request, not when the module loads: `next build` evaluates
  * every route module, usually without the deployment's secrets. With none configured, every
  * request gets a 500 and no tick runs.
@@ -44,7 +46,8 @@ export interface TickRouteOptions {
   qstash?: TriggerAuth['qstash'];
   /** Vercel's `waitUntil` (from `@vercel/functions`): lets a kick get its answer at once. */
   waitUntil?: (promise: Promise<unknown>) => void;
-  maxBatches?: number;
+  /** Statements per tick at most (see `createRunner`'s `maxStatements`). Default: no limit. */
+  maxStatements?: number;
   /** Largest request body read, in bytes. Default 64 KiB. */
   maxBodyBytes?: number;
 }
@@ -90,7 +93,7 @@ export function createTickRoute(options: TickRouteOptions): TickRoute {
         },
         methods: ['GET', 'POST'],
         deadlines,
-        tick: { maxBatches: options.maxBatches },
+        tick: options.maxStatements === undefined ? {} : { maxStatements: options.maxStatements },
         maxBodyBytes,
         names: {
           where: 'createTickRoute',

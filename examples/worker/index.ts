@@ -17,6 +17,7 @@ import {
   createRunner,
   type InsertResult,
   jobToJSON,
+  type TickEndEvent,
   type TickStats,
   ValidationError,
 } from 'eddy';
@@ -96,8 +97,8 @@ function connection(env: Env): ReturnType<typeof connect> {
 }
 
 /** One JSON line per tick: Workers Logs indexes its fields; `npm run demo` prints them. */
-function logTick(stats: TickStats, trigger: string): void {
-  console.log(JSON.stringify({ message: 'eddy tick', trigger, ...stats }));
+function logTick(stats: TickStats, { source }: TickEndEvent): void {
+  console.log(JSON.stringify({ message: 'eddy tick', trigger: source, ...stats }));
 }
 
 const worker = createWorker<Env>({
@@ -106,11 +107,11 @@ const worker = createWorker<Env>({
       driver: neonHttp(connection(env).sql),
       workers: createWorkers(connection(env).sql),
       periodic: periodicJobs,
+      hooks: { onTick: logTick },
     }),
   tickSecret: (env) => env.TICK_SECRET,
   scheduledBudgetMs: (env) => numberVar(env.CRON_BUDGET_MS),
   pushBudgetMs: (env) => numberVar(env.PUSH_BUDGET_MS),
-  onTick: logTick,
 });
 
 /** Signs a user up: the user row and their jobs commit together, or neither does. */

@@ -53,6 +53,31 @@ export interface DriverCapabilities {
   readonly inTransaction: boolean;
 }
 
+/** A notification received on a LISTEN channel. */
+export interface Notification {
+  readonly channel: string;
+  readonly payload: string;
+}
+
+export interface ListenHandlers {
+  /** A notification arrived on one of the channels. A throwing handler must not break the listener. */
+  onNotification(notification: Notification): void;
+  /**
+   * LISTEN is in effect: after the first connect and again after every reconnect. Notifications
+   * sent while disconnected are lost, so a consumer polls once here.
+   */
+  onListening?(): void;
+  /**
+   * The session dropped, or a reconnect attempt failed; the listener keeps retrying (backoff
+   * from ~100 ms doubling to 5 s, with jitter) until closed.
+   */
+  onError?(error: unknown): void;
+}
+
+export interface Listener {
+  close(): Promise<void>;
+}
+
 /**
  * A Postgres client as the core sees it. A driver implements `transaction` or, when it has no
  * interactive transactions, `batch`: the core needs one of them for atomic writes, and builds
@@ -85,4 +110,11 @@ export interface Driver {
    * `sql.transaction([...])`, one round trip); every other driver leaves it out.
    */
   batch?(statements: readonly Statement[]): Promise<RawResult[]>;
+  /**
+   * LISTENs on `channels` over a session the driver keeps, delivering notifications as they
+   * arrive; resolves once LISTEN is in effect, rejects (leaving nothing open) if that first
+   * attempt fails, and reconnects by itself after that. Absent for drivers without a session
+   * (Neon HTTP, the query-builder adapters).
+   */
+  listen?(channels: readonly string[], handlers: ListenHandlers): Promise<Listener>;
 }

@@ -142,6 +142,8 @@ export function createTickTrigger(
     const times = options.deadlines(receivedAt);
     const start = (): Promise<TickStats> =>
       (typeof runner === 'function' ? runner() : runner).tick({
+        // A GET is a platform's cron calling the URL; a POST a push (or a kick).
+        source: request.method === 'GET' ? 'cron' : 'push',
         ...options.tick,
         ...times,
         signal: context.signal,

@@ -5,8 +5,15 @@
 
 import type { Database } from '../driver/database.js';
 import { type Job, rowToJob } from '../job.js';
-import { JobClaimAt, JobClaimBatch } from '../sql/job-claim.js';
-import { leaseTokenSql, newNonce } from './lease.js';
+import { JobClaimAt, JobClaimBatch, JobExtendLeases } from '../sql/job-claim.js';
+import {
+  leaseExpirySql,
+  leaseExtendedSql,
+  leaseHeldSql,
+  leaseIdentity,
+  leaseTokenSql,
+  newNonce,
+} from './lease.js';
 import { PREPARED } from './prepared.js';
 
 export interface ClaimJobsParams {
@@ -14,6 +21,8 @@ export interface ClaimJobsParams {
   prefix: string;
   /** Queues to claim from, each with the most jobs to take from it. */
   queues: readonly { readonly name: string; readonly limit: number }[];
+  /** The most jobs to take in all. Default: the sum of the queues' limits. */
+  total?: number | undefined;
   /** Kinds this runner works. */
   kinds: readonly string[];
   /** The runner's id, recorded in the token. */
@@ -39,6 +48,7 @@ export async function claimJobs(db: Database, params: ClaimJobsParams): Promise<
       newNonce(),
       Math.max(0, Math.round(params.leaseMs)),
       params.now ?? null,
+      params.total ?? params.queues.reduce((sum, q) => sum + q.limit, 0),
     ],
     PREPARED,
   );
@@ -48,4 +58,43 @@ export async function claimJobs(db: Database, params: ClaimJobsParams): Promise<
 /** The claim's SQL text, for tools that recognise statements on the wire (fault-injection tests). */
 export function claimJobsText(prefix: string): string {
   return JobClaimBatch(prefix, TOKEN);
+}
+
+const ENTRY = 'j.attempted_by[cardinality(j.attempted_by)]';
+const EXTEND = [
+  leaseHeldSql(ENTRY, 'u.lease'),
+  leaseExpirySql(ENTRY),
+  leaseExtendedSql(ENTRY, 'x.new_expiry'),
+] as const;
+
+/** A job this runner holds: its id and the token its claim wrote. */
+export interface HeldJob {
+  readonly id: bigint;
+  readonly token: string;
+}
+
+/**
+ * Extends the leases of jobs this runner still runs to `leaseMs` from now (never shortening
+ * one); returns the ids whose lease it extended. A job missing from the result is no longer
+ * held by its attempt (rescued, or finalized by someone else).
+ */
+export async function extendLeases(
+  db: Database,
+  prefix: string,
+  jobs: readonly HeldJob[],
+  leaseMs: number,
+  now?: Date,
+): Promise<Set<string>> {
+  if (jobs.length === 0) return new Set();
+  const { rows } = await db.query(
+    JobExtendLeases(prefix, ...EXTEND),
+    [
+      jobs.map((j) => j.id),
+      jobs.map((j) => leaseIdentity(j.token) ?? ''),
+      Math.max(0, Math.round(leaseMs)),
+      now ?? null,
+    ],
+    PREPARED,
+  );
+  return new Set(rows.map((r) => String(r.id)));
 }

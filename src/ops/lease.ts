@@ -51,6 +51,16 @@ export function currentLease(attemptedBy: readonly string[]): Lease | undefined 
   return last === undefined ? undefined : parseLeaseToken(last);
 }
 
+/**
+ * What stays the same of a token while its lease is extended: `<nonce>:<runner id>`. Outcomes
+ * are fenced by it, not by the whole token, so a heartbeat can move the expiry (rewriting the
+ * entry) without invalidating the attempt's right to record its result.
+ */
+export function leaseIdentity(token: string): string | undefined {
+  const lease = parseLeaseToken(token);
+  return lease && `${lease.nonce}:${lease.runnerId}`;
+}
+
 /** A fresh claim nonce: 12 hex digits, never containing `:`. */
 export function newNonce(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(6));
@@ -80,4 +90,22 @@ export function leaseExpirySql(entry: string): string {
 /** SQL: the runner id of a token that `isLeaseSql` accepted (everything after the third `:`). */
 export function leaseRunnerSql(entry: string): string {
   return `substr(${entry}, length(split_part(${entry}, ':', 1) || split_part(${entry}, ':', 2) || split_part(${entry}, ':', 3)) + 4)`;
+}
+
+/** SQL: the identity (`<nonce>:<runner id>`, see `leaseIdentity`) of a token `isLeaseSql` accepted. */
+export function leaseIdentitySql(entry: string): string {
+  return `substr(${entry}, length(split_part(${entry}, ':', 2)) + 7)`;
+}
+
+/**
+ * SQL: whether `entry` (the job's current attempted_by entry) is the lease whose identity is
+ * `identity` (text). The fence of every outcome and lease extension.
+ */
+export function leaseHeldSql(entry: string, identity: string): string {
+  return `(${isLeaseSql(entry)} AND ${leaseIdentitySql(entry)} = ${identity})`;
+}
+
+/** SQL: `entry`'s token with its expiry moved to `expiryMs` (int8 epoch ms), identity kept. */
+export function leaseExtendedSql(entry: string, expiryMs: string): string {
+  return `'${LEASE_PREFIX}' || (${expiryMs})::text || ':' || ${leaseIdentitySql(entry)}`;
 }

@@ -1,12 +1,21 @@
 /**
- * Recording outcomes: one fenced statement for a whole batch (see `JobSetStateIfRunningMany`).
+ * Recording outcomes: one fenced statement for any number of jobs (see
+ * `JobSetStateIfRunningMany`), and a worker's completion inside its own transaction.
  */
 
-import type { Database } from '../driver/database.js';
+import type { Database, Query } from '../driver/database.js';
 import type { AttemptError, JobState } from '../job.js';
 import { MAX_DELAY_MS, type Outcome } from '../job-outcome.js';
-import { JobSetCompletedIfRunningMany, JobSetStateIfRunningMany } from '../sql/job-complete.js';
+import {
+  JobCompleteInTransaction,
+  JobSetCompletedIfRunningMany,
+  JobSetStateIfRunningMany,
+} from '../sql/job-complete.js';
+import { leaseHeldSql, leaseIdentity } from './lease.js';
 import { PREPARED } from './prepared.js';
+
+/** The fence of every recording: the job's current attempted_by entry is `u.lease`'s lease. */
+const HELD = leaseHeldSql('j.attempted_by[cardinality(j.attempted_by)]', 'u.lease');
 
 /** One attempt's outcome, fenced by the token its claim wrote. */
 export interface OutcomeRecord {
@@ -77,28 +86,52 @@ function stateOf(outcome: Outcome): { state: JobState; delayMs: number | null } 
   }
 }
 
+/** What a recording did. */
+export interface Recorded {
+  /**
+   * The state each applied row ended in, by job id (`String(id)`). A job missing from the map
+   * was not changed: its lease had been rescued, or its outcome was applied already. The state
+   * may differ from the outcome's (a retry of a job whose cancel was requested ends `cancelled`).
+   */
+  readonly applied: Map<string, JobState>;
+  /** Of the `running` ids passed in, those still running whose cancel was requested. */
+  readonly cancelRequested: bigint[];
+}
+
+/** A lease token's fence (an unreadable token fences nothing: the empty identity never matches). */
+const identityOf = (token: string) => leaseIdentity(token) ?? '';
+
+function readRecorded(rows: readonly Record<string, unknown>[]): Recorded {
+  const applied = new Map<string, JobState>();
+  const cancelRequested: bigint[] = [];
+  for (const row of rows) {
+    if (row.cancel) cancelRequested.push(row.id as bigint);
+    else applied.set(String(row.id), row.state as JobState);
+  }
+  return { applied, cancelRequested };
+}
+
 /**
- * Applies the outcomes whose attempt still holds its job, and returns the state each applied
- * row ended in, by job id (`String(id)`). A job missing from the map was not changed: its lease
- * had been rescued, or its outcome was applied already. The state may differ from the outcome's
- * (a retry of a job River's JobCancel asked to cancel ends `cancelled`).
+ * Applies the outcomes whose attempt still holds its job, and checks the jobs the runner still
+ * runs (`running`) for a requested cancel, in one statement.
  */
 export async function recordOutcomes(
   db: Database,
   prefix: string,
   records: readonly OutcomeRecord[],
   now?: Date,
-): Promise<Map<string, JobState>> {
+  running: readonly bigint[] = [],
+): Promise<Recorded> {
   const ids = records.map((r) => r.id);
-  const tokens = records.map((r) => r.token);
-  // A batch of only completions without output (the usual case) takes the lighter statement.
+  const leases = records.map((r) => identityOf(r.token));
+  // Only completions without output (the usual case): the lighter statement.
   if (records.every((r) => r.outcome.type === 'completed' && r.outcome.output === undefined)) {
     const { rows } = await db.query(
-      JobSetCompletedIfRunningMany(prefix),
-      [ids, tokens, now ?? null],
+      JobSetCompletedIfRunningMany(prefix, HELD),
+      [ids, leases, now ?? null, running],
       PREPARED,
     );
-    return new Map(rows.map((r) => [String(r.id), 'completed' as const]));
+    return readRecorded(rows);
   }
   const states: JobState[] = [];
   const delays: (number | null)[] = [];
@@ -110,10 +143,10 @@ export async function recordOutcomes(
     errors.push('error' in outcome ? JSON.stringify(recordableError(outcome.error)) : null);
   }
   const { rows } = await db.query(
-    JobSetStateIfRunningMany(prefix),
+    JobSetStateIfRunningMany(prefix, HELD),
     [
       ids,
-      tokens,
+      leases,
       states,
       delays,
       errors,
@@ -122,13 +155,31 @@ export async function recordOutcomes(
       now ?? null,
       records.map((r) => r.outcome.type === 'snooze' && r.outcome.deadline === true),
       records.map((r) => (r.outcome.type === 'completed' ? (r.outcome.output ?? null) : null)),
+      running,
     ],
     PREPARED,
   );
-  return new Map(rows.map((r) => [String(r.id), r.state as JobState]));
+  return readRecorded(rows);
 }
 
 /** The SQL texts a recording may send, for tools that recognise statements on the wire. */
 export function recordOutcomesTexts(prefix: string): string[] {
-  return [JobSetCompletedIfRunningMany(prefix), JobSetStateIfRunningMany(prefix)];
+  return [JobSetCompletedIfRunningMany(prefix, HELD), JobSetStateIfRunningMany(prefix, HELD)];
+}
+
+/**
+ * The statement that completes a job inside the worker's own transaction (River's
+ * JobCompleteTx), fenced by its claim: it fails when the attempt no longer holds the job, so
+ * that transaction cannot commit. `output` is JSON text for `metadata.output`.
+ */
+export function completeInTransactionQuery(
+  prefix: string,
+  job: { readonly id: bigint; readonly token: string },
+  output: string | undefined,
+  now?: Date,
+): Query {
+  return {
+    text: JobCompleteInTransaction(prefix, HELD),
+    params: [job.id, identityOf(job.token), output ?? null, now ?? null],
+  };
 }

@@ -5,17 +5,22 @@
 
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
-import { batchOptions, CLOCK, claimedJob, T0 } from '../../test/support/runner-fixtures.js';
+import {
+  attemptHost,
+  attemptOptions,
+  CLOCK,
+  claimedJob,
+  T0,
+} from '../../test/support/runner-fixtures.js';
 import { defineJobKind } from '../job-kind.js';
 import { MAX_OUTPUT_BYTES, type Outcome } from '../job-outcome.js';
 import { defineWorker, type Worker } from '../worker.js';
-import { type BatchStop, runOne } from './attempt.js';
+import { runOne } from './attempt.js';
 
 /** Runs one attempt to its outcome, advancing fake time as far as `ms` if it must. */
 async function attempt(worker: Worker, overrides = {}, ms = 0): Promise<Outcome> {
-  const stop: BatchStop = { signal: new AbortController().signal, running: new Set() };
   const job = claimedJob(worker.kind, overrides);
-  const outcome = runOne(job, worker, batchOptions([worker]), stop);
+  const outcome = runOne(job, worker, attemptOptions(), attemptHost());
   await vi.advanceTimersByTimeAsync(ms);
   return outcome;
 }

@@ -1,9 +1,13 @@
 /**
  * One attempt of one job: validate its args, run its worker with a context, enforce its timeout
- * and the batch's stop, and turn how it ended into an `Outcome`. Never touches the database.
+ * and the pool's stop, and turn how it ended into an `Outcome`. Never touches the database.
  */
 
 import type { Client } from '../client.js';
+import { Database } from '../driver/database.js';
+import type { Driver } from '../driver/driver.js';
+import { encodeParams } from '../driver/values.js';
+import { invalid } from '../errors.js';
 import { byteLength, toJsonText } from '../insert/json-args.js';
 import { formatIssuePath } from '../insert/standard-schema.js';
 import type { AttemptError, Job } from '../job.js';
@@ -18,7 +22,8 @@ import {
   MAX_OUTPUT_BYTES,
   type Outcome,
 } from '../job-outcome.js';
-import type { Worker, WorkerContext } from '../worker.js';
+import { completeInTransactionQuery } from '../ops/record-outcomes.js';
+import type { PreparedCompletion, Worker, WorkerContext } from '../worker.js';
 import { defaultRetryPolicy } from './retry-policy.js';
 
 /** What an attempt needs from its batch. */
@@ -35,6 +40,32 @@ export interface AttemptOptions {
   now?: () => number;
   /** The injected clock, for the time recorded in `errors[].at`. Default: real time. */
   clock?: (() => Date) | undefined;
+  /** The schema prefix, for a completion inside the worker's own transaction. */
+  prefix?: string;
+}
+
+/**
+ * Where an attempt runs (the pool's record of it): the pool aborts, cancels and adopts attempts
+ * through it, and it outlives the tick that started it when the attempt is handed over.
+ */
+export interface AttemptHost {
+  /** The lease token of the attempt's claim (fences a completion in the worker's transaction). */
+  readonly token?: string;
+  /** The attempt, once its worker has been called. */
+  attempt: Attempt | undefined;
+  /** Set before the worker is called: why it must not run (the pool stopped meanwhile). */
+  stopReason: unknown;
+  /**
+   * The worker ignored its abort for the whole grace. Return true to keep waiting for it
+   * (a long-lived process, which keeps the job's lease alive meanwhile: the job is stuck, never
+   * run twice); false abandons it now, and its job stays away until the lease ends.
+   */
+  onUnresponsive?(attempt: Attempt): boolean;
+}
+
+/** A cancel was requested for the job while it ran (River's JobCancel, or Eddy's). */
+export class CancelRequested extends Error {
+  override name = 'CancelRequested';
 }
 
 export class DeadlineReached extends Error {
@@ -82,16 +113,6 @@ async function validateArgs(worker: Worker, job: Job): Promise<string | undefine
     .join('; ');
 }
 
-/**
- * The batch's stop, shared by its jobs through one listener on `signal`: a listener per running
- * job trips Node's MaxListenersExceededWarning from 11 concurrent jobs on.
- */
-export interface BatchStop {
-  readonly signal: AbortSignal;
-  /** The attempts running asynchronously, aborted when the batch stops. */
-  readonly running: Set<Attempt>;
-}
-
 function snooze(delayMs: number): never {
   throw new JobSnooze(delayMs);
 }
@@ -121,6 +142,7 @@ function outcomeOf(
   settled: Settled,
   reason: unknown,
   recorded: RecordedOutput | undefined,
+  attempt: Attempt | undefined,
 ): Outcome {
   const at = (options.now ?? Date.now)();
   const stamp = stampOf(options, at);
@@ -128,6 +150,18 @@ function outcomeOf(
     // The worker ignored its AbortSignal and may still be running in this invocation, so the job
     // must not run elsewhere before this invocation's lease is over.
     const untilLeaseEnds = Math.max(0, options.leaseUntil - at);
+    if (reason instanceof CancelRequested) {
+      // Cancelled for good: it never runs again, so an abandoned run cannot overlap another.
+      return {
+        type: 'cancel',
+        error: attemptError(
+          job,
+          'job cancelled remotely (its worker ignored the abort)',
+          '',
+          stamp,
+        ),
+      };
+    }
     if (reason instanceof AttemptTimedOut) {
       const outcome = failure(
         job,
@@ -142,13 +176,25 @@ function outcomeOf(
     }
     return { type: 'snooze', delayMs: untilLeaseEnds };
   }
-  if (settled.ok) return completed(job, worker, settled.value, recorded, stamp);
+  if (settled.ok) {
+    const outcome = completed(job, worker, settled.value, recorded, stamp);
+    return attempt?.completedInTransaction && outcome.type === 'completed'
+      ? { ...outcome, inTransaction: true }
+      : outcome;
+  }
   const thrown = settled.thrown;
   if (isJobSnooze(thrown)) return { type: 'snooze', delayMs: thrown.delayMs };
   if (isJobCancel(thrown)) {
     return {
       type: 'cancel',
       error: attemptError(job, `cancelled: ${thrown.message}`, thrown.stack ?? '', stamp),
+    };
+  }
+  if (reason instanceof CancelRequested) {
+    // As River records a job cancelled while it ran, whatever the worker threw on its abort.
+    return {
+      type: 'cancel',
+      error: attemptError(job, 'job cancelled remotely', describeThrown(thrown).trace, stamp),
     };
   }
   if (reason instanceof DeadlineReached) {
@@ -178,13 +224,13 @@ function outcomeOf(
 
 /**
  * One attempt's abort state. The AbortSignal is made only when the worker reads `ctx.signal`;
- * the timers and the batch-stop registration only when the worker returns a promise. Timers call
- * module functions with the attempt, not closures: profiling a 100k no-op drain showed per-job
- * closures, promises and AbortControllers as most of the runner's JavaScript time and garbage.
+ * the timers only when the worker returns a promise. Timers call module functions with the
+ * attempt, not closures: profiling a 100k no-op drain showed per-job closures, promises and
+ * AbortControllers as most of the runner's JavaScript time and garbage.
  */
 export class Attempt {
   controller: AbortController | undefined = undefined;
-  /** Why the attempt was aborted (DeadlineReached or AttemptTimedOut), once it was. */
+  /** Why the attempt was aborted (DeadlineReached, AttemptTimedOut, CancelRequested). */
   reason: unknown = undefined;
   timer: ReturnType<typeof setTimeout> | undefined = undefined;
   graceTimer: ReturnType<typeof setTimeout> | undefined = undefined;
@@ -192,12 +238,18 @@ export class Attempt {
   done: ((outcome: Outcome) => void) | undefined = undefined;
   /** What the worker passed to `ctx.recordOutput`, last call wins. */
   recorded: RecordedOutput | undefined = undefined;
+  /** The worker ignored its abort past the grace and is still awaited (a long-lived process). */
+  stuck = false;
+  /** The worker completed its job inside its own transaction (`ctx.completeWith`). */
+  completedInTransaction = false;
+  private givenUp = false;
 
   constructor(
     readonly job: Job,
     readonly worker: Worker,
-    readonly options: AttemptOptions,
-    readonly stop: BatchStop,
+    /** The options of the pool that runs it now (an adopting pool replaces them). */
+    public options: AttemptOptions,
+    readonly host: AttemptHost,
   ) {}
 
   signal(): AbortSignal {
@@ -212,11 +264,20 @@ export class Attempt {
     if (this.reason === undefined) {
       this.reason = why;
       this.controller?.abort(why);
+    } else if (why instanceof CancelRequested && !(this.reason instanceof CancelRequested)) {
+      // A cancel outranks a timeout or a deadline: the job must not run again.
+      this.reason = why;
     }
     // Waiting: give the worker `abortGraceMs` to stop, then abandon it.
-    if (this.done && !this.graceTimer) {
+    if (this.done && !this.graceTimer && !this.stuck) {
       this.graceTimer = setTimeout(abandonAttempt, this.options.abortGraceMs, this);
     }
+  }
+
+  /** Stops waiting for a stuck attempt (the process is stopping): it is abandoned now. */
+  giveUp(): void {
+    this.givenUp = true;
+    this.finish('abandoned');
   }
 
   /** Waits for the worker's promise (or the grace after an abort it ignores). */
@@ -228,7 +289,6 @@ export class Attempt {
         (thrown: unknown) => this.finish(toFailed(thrown)),
       );
       if (this.reason !== undefined) this.abort(this.reason);
-      else this.stop.running.add(this);
       // The timeout counts from the start of the attempt, its synchronous part included.
       const elapsed = (this.options.now ?? Date.now)() - startedAt;
       this.timer = setTimeout(expireAttempt, Math.max(0, timeoutMs - elapsed), this, timeoutMs);
@@ -238,10 +298,14 @@ export class Attempt {
   finish(settled: Settled): void {
     const done = this.done;
     if (!done) return; // already abandoned: a late settle changes nothing
+    if (settled === 'abandoned' && !this.givenUp && this.host.onUnresponsive?.(this)) {
+      this.stuck = true;
+      this.graceTimer = undefined;
+      return;
+    }
     this.done = undefined;
     clearTimeout(this.timer);
     if (this.graceTimer) clearTimeout(this.graceTimer);
-    this.stop.running.delete(this);
     done(settle(this.job, this.worker, this.options, settled, this.reason, this));
   }
 }
@@ -303,7 +367,7 @@ function settle(
   attempt?: Attempt,
 ): Outcome {
   try {
-    return outcomeOf(job, worker, options, settled, reason, attempt?.recorded);
+    return outcomeOf(job, worker, options, settled, reason, attempt?.recorded, attempt);
   } catch (error) {
     const at = stampOf(options, (options.now ?? Date.now)());
     return failure(
@@ -332,15 +396,15 @@ export function runOne(
   job: Job,
   worker: Worker,
   options: AttemptOptions,
-  stop: BatchStop,
+  host: AttemptHost,
 ): Outcome | Promise<Outcome> {
-  if (!worker.schema) return start(job, worker, options, stop);
+  if (!worker.schema) return start(job, worker, options, host);
   const now = options.now ?? Date.now;
   return validateArgs(worker, job)
     .catch((e) => describeThrown(e).message)
     .then((invalid) =>
       invalid === undefined
-        ? start(job, worker, options, stop)
+        ? start(job, worker, options, host)
         : // Bad args never get better by retrying: discard with the reason.
           {
             type: 'discard' as const,
@@ -358,25 +422,46 @@ function start(
   job: Job,
   worker: Worker,
   options: AttemptOptions,
-  stop: BatchStop,
+  host: AttemptHost,
 ): Outcome | Promise<Outcome> {
   const now = options.now ?? Date.now;
-  const attempt = new Attempt(job, worker, options, stop);
+  const attempt = new Attempt(job, worker, options, host);
+  host.attempt = attempt;
   const ctx: WorkerContext = {
     get signal() {
       return attempt.signal();
     },
     attempt: job.attempt,
     maxAttempts: job.maxAttempts,
-    remainingMs: () => Math.max(0, options.softDeadline - now()),
+    remainingMs: () => Math.max(0, attempt.options.softDeadline - now()),
     snooze,
     cancel,
     client: options.client,
     recordOutput(value: unknown) {
       attempt.recorded = { value };
     },
+    async completeWith(tx: Driver, output?: unknown) {
+      if (!tx || typeof (tx as Partial<Driver>).query !== 'function')
+        invalid(
+          'tx',
+          'must be an Eddy driver over your transaction, e.g. nodePostgres(client, { inTransaction: true })',
+          'ctx.completeWith',
+        );
+      const query = completion(attempt, host, output);
+      await new Database(tx).query(query.text, query.params);
+      attempt.completedInTransaction = true;
+    },
+    prepareComplete(output?: unknown): PreparedCompletion {
+      const query = completion(attempt, host, output);
+      attempt.completedInTransaction = true;
+      return {
+        text: query.text,
+        params: encodeParams(query.params ?? []),
+        read: (result) => result.rows.length === 1,
+      };
+    },
   };
-  if (stop.signal.aborted) attempt.reason = new DeadlineReached('the tick reached its deadline');
+  if (host.stopReason !== undefined) attempt.reason = host.stopReason;
 
   const startedAt = now();
   let result: unknown;
@@ -400,6 +485,25 @@ function start(
   );
 }
 
+/** The fenced completion statement for `ctx.completeWith` / `ctx.prepareComplete`. */
+function completion(attempt: Attempt, host: AttemptHost, output: unknown) {
+  const { options, job } = attempt;
+  if (host.token === undefined || options.prefix === undefined)
+    throw new Error('ctx.completeWith: this attempt was not claimed by a runner');
+  let json: string | undefined;
+  if (output !== undefined) {
+    json = toJsonText(output, 'output');
+    if (json.length * 3 > MAX_OUTPUT_BYTES && byteLength(json) > MAX_OUTPUT_BYTES)
+      invalid('output', `is more than ${MAX_OUTPUT_BYTES} bytes of JSON`, 'ctx.completeWith');
+  }
+  return completeInTransactionQuery(
+    options.prefix,
+    { id: job.id, token: host.token },
+    json,
+    options.clock?.(),
+  );
+}
+
 /** The outcome when Eddy itself failed running a job (never expected). */
 export function internalFailure(
   job: Job,
@@ -410,8 +514,3 @@ export function internalFailure(
   if (!worker) return { type: 'release' };
   return failure(job, worker, `eddy: ${describeThrown(error).message}`, '', now);
 }
-
-/**
- * Runs the batch and resolves with one outcome per job, in input order, by `stopAt` plus the
- * abort grace at the latest.
- */

@@ -31,6 +31,14 @@ export interface JobEndEvent {
   readonly error?: AttemptError | undefined;
 }
 
+export interface JobStuckEvent {
+  readonly job: Job;
+  /** How long its worker has run, in ms. */
+  readonly runMs: number;
+  /** Why it was aborted: its timeout, a requested cancel. */
+  readonly reason: string;
+}
+
 export interface TickEndEvent {
   /** What started the tick, as its caller said (`tick({ source })`): a cron, `push`, `kick`, … */
   readonly source: string | undefined;
@@ -39,13 +47,19 @@ export interface TickEndEvent {
 export interface RunnerHooks {
   /** A job's worker is about to run. */
   onJobStart?(event: JobStartEvent): void;
-  /** A job's outcome was recorded (once per attempt, after its batch is recorded). */
+  /** A job's outcome was recorded (once per attempt, after the flush that recorded it). */
   onJobEnd?(event: JobEndEvent): void;
+  /**
+   * A worker ignored its abort (timeout, cancel) for the whole grace, in a long-lived process
+   * (`eddy/node`): it keeps its slot and its job's lease until it settles, so the job never runs
+   * twice at once. Restarting the process ends it; the job is then rescued.
+   */
+  onJobStuck?(event: JobStuckEvent): void;
   /** A tick ended (also when it failed: `stats` then says how far it got). */
   onTick?(stats: TickStats, event: TickEndEvent): void;
 }
 
-export const HOOK_NAMES = ['onJobStart', 'onJobEnd', 'onTick'] as const;
+export const HOOK_NAMES = ['onJobStart', 'onJobEnd', 'onJobStuck', 'onTick'] as const;
 
 /** From due to claimed, never negative (clocks of different writers may disagree). */
 export function queueWaitMs(job: Job): number {

@@ -37,8 +37,25 @@ export interface RunnerOptions {
   id?: string;
   /** Jobs running at once over all queues. Default 10. */
   concurrency?: number;
-  /** Jobs claimed per statement (per queue). Default 100. */
+  /**
+   * The most jobs one claim takes. A tick claims again whenever fewer than `concurrency` claimed
+   * jobs wait to start, so it holds at most about `concurrency` running, as many waiting and one
+   * claim's worth more. Default 100.
+   */
   batchSize?: number;
+  /** Outcomes are flushed (one statement) once this many have gathered. Default 100. */
+  flushSize?: number;
+  /**
+   * …or once the oldest unflushed outcome has waited this long, in ms, so a finished job does
+   * not stay `running` for long. Default 100.
+   */
+  flushDelayMs?: number;
+  /**
+   * The most statements one tick sends: maintenance, claims, flushes (Cloudflare counts each
+   * statement over HTTP as a subrequest). Near it the tick stops claiming, lets what it holds
+   * finish, flushes and returns. At least 8. Default: no limit (`eddy/cloudflare` sets 30).
+   */
+  maxStatements?: number;
   periodic?: readonly PeriodicJob[];
   retention?: RetentionOptions;
   /** Budget of a tick when the call gives none. Default 25 s. */
@@ -77,6 +94,9 @@ export interface RunnerConfig {
   readonly concurrency: number;
   readonly queueConcurrency: ReadonlyMap<string, number>;
   readonly batchSize: number;
+  readonly flushSize: number;
+  readonly flushDelayMs: number;
+  readonly maxStatements: number;
   readonly budgetMs: number;
   readonly leaseMarginMs: number;
   readonly finishReserveMs: number | undefined;
@@ -108,6 +128,21 @@ function nonNegative(path: string, value: number | undefined): number | undefine
   return value;
 }
 
+/** The least `maxStatements` that leaves room for maintenance (up to 5), a claim and a flush. */
+export const MIN_STATEMENTS = 8;
+
+/** A statement cap: a whole number of at least MIN_STATEMENTS, or no cap (Infinity). */
+export function maxStatements(path: string, value: number | undefined, where: string): number {
+  if (value === undefined || value === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < MIN_STATEMENTS)
+    invalid(
+      path,
+      `must be a whole number of at least ${MIN_STATEMENTS} (maintenance takes up to 5 statements, a claim and its flush 2 more; got ${String(value)})`,
+      where,
+    );
+  return value;
+}
+
 function retentionMs(value: number | null | undefined, fallback: number): number | null {
   return value === undefined ? fallback : value;
 }
@@ -121,6 +156,9 @@ const RUNNER_KEYS = {
   id: 1,
   concurrency: 1,
   batchSize: 1,
+  flushSize: 1,
+  flushDelayMs: 1,
+  maxStatements: 1,
   periodic: 1,
   retention: 1,
   budgetMs: 1,
@@ -132,7 +170,10 @@ const RUNNER_KEYS = {
   now: 1,
   hooks: 1,
 } satisfies Record<keyof RunnerOptions, 1>;
-const HOOK_KEYS = { onJobStart: 1, onJobEnd: 1, onTick: 1 } satisfies Record<keyof RunnerHooks, 1>;
+const HOOK_KEYS = { onJobStart: 1, onJobEnd: 1, onJobStuck: 1, onTick: 1 } satisfies Record<
+  keyof RunnerHooks,
+  1
+>;
 const QUEUE_KEYS = { concurrency: 1 } satisfies Record<keyof QueueOptions, 1>;
 const RETENTION_KEYS = { completedMs: 1, cancelledMs: 1, discardedMs: 1 } satisfies Record<
   keyof RetentionOptions,
@@ -211,7 +252,7 @@ export function resolveRunnerOptions(options: RunnerOptions): RunnerConfig {
     refuseUnknownKeys(options.retention, RETENTION_KEYS, 'retention', where);
   if (options.hooks !== undefined) {
     if (!options.hooks || typeof options.hooks !== 'object')
-      invalid('hooks', 'must be { onJobStart?, onJobEnd?, onTick? }', where);
+      invalid('hooks', 'must be { onJobStart?, onJobEnd?, onJobStuck?, onTick? }', where);
     refuseUnknownKeys(options.hooks, HOOK_KEYS, 'hooks', where);
     for (const name of HOOK_NAMES) {
       const hook = options.hooks[name];
@@ -233,6 +274,9 @@ export function resolveRunnerOptions(options: RunnerOptions): RunnerConfig {
     concurrency: positive('concurrency', options.concurrency, 10),
     queueConcurrency,
     batchSize: positive('batchSize', options.batchSize, 100),
+    flushSize: positive('flushSize', options.flushSize, 100),
+    flushDelayMs: nonNegative('flushDelayMs', options.flushDelayMs) ?? 100,
+    maxStatements: maxStatements('maxStatements', options.maxStatements, where),
     budgetMs: positive('budgetMs', options.budgetMs, 25_000),
     leaseMarginMs: nonNegative('leaseMarginMs', options.leaseMarginMs) ?? DEFAULT_LEASE_MARGIN_MS,
     finishReserveMs: nonNegative('finishReserveMs', options.finishReserveMs),

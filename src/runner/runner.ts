@@ -3,27 +3,37 @@
  *
  * 1. maintenance, each one statement (promote due jobs, rescue expired leases, delete old
  *    finalized jobs, enqueue due periodic jobs);
- * 2. claim a bounded batch (one statement, SKIP LOCKED);
- * 3. run it within the time budget; at the deadline abort and snooze what runs and hand back
- *    what has not started;
- * 4. record every outcome of the batch in one fenced statement;
- * and again from 2 while budget, jobs and `maxJobs` last.
+ * 2. the pool (`pool.ts`): slots that refill as they free, a claim (one statement, SKIP LOCKED)
+ *    whenever few claimed jobs wait to start, outcomes flushed in small batches (`recorder.ts`,
+ *    one fenced statement each); at the deadline, what runs is snoozed and what never started is
+ *    handed back;
+ * 3. a last flush, and the tick's stats.
+ *
+ * Slots are the runner's: ticks of one runner that overlap share `concurrency`.
  */
 
 import { type Client, createClient } from '../client.js';
 import { Database } from '../driver/database.js';
-import { TickError } from '../errors.js';
-import type { Job, JobState } from '../job.js';
-import type { Outcome } from '../job-outcome.js';
-import { claimJobs } from '../ops/claim-jobs.js';
+import type { Listener } from '../driver/driver.js';
+import { TickError, UnsupportedError } from '../errors.js';
+import type { JobState } from '../job.js';
+import { claimJobs, extendLeases } from '../ops/claim-jobs.js';
 import { insertNotifyChannel } from '../ops/insert-jobs.js';
-import { executeBatch } from './batch.js';
+import { recordOutcomes } from '../ops/record-outcomes.js';
+import { type Attempt, CancelRequested } from './attempt.js';
 import { abortGraceMs, tickDeadlines } from './deadlines.js';
 import { callHook, queueWaitMs } from './hooks.js';
 import { maintain } from './maintain.js';
+import { parseRiverNotification, riverChannels } from './notifications.js';
 import { createPeriodicEnqueuer } from './periodic-enqueuer.js';
-import { recordBatch } from './record-batch.js';
-import { positive, type RunnerOptions, resolveRunnerOptions } from './runner-options.js';
+import { type Claimed, createPool, type Owner, type Pool, type Running, Slots } from './pool.js';
+import { createRecorder, type Finished } from './recorder.js';
+import {
+  maxStatements,
+  positive,
+  type RunnerOptions,
+  resolveRunnerOptions,
+} from './runner-options.js';
 
 export type { QueueOptions, RetentionOptions, RunnerOptions } from './runner-options.js';
 
@@ -49,12 +59,26 @@ export interface TickOptions {
   /** Jobs this tick claims at most. Default unlimited. */
   maxJobs?: number;
   /**
-   * Claim-and-run rounds at most. Each round costs two statements, so this bounds a tick's
-   * statements (Cloudflare counts each HTTP statement as a subrequest). Default unlimited.
+   * Statements this tick sends at most (maintenance, claims, flushes); wins over the runner's
+   * `maxStatements`. At least 8.
    */
-  maxBatches?: number;
+  maxStatements?: number;
   /** Run maintenance (default true). */
   maintenance?: boolean;
+  /**
+   * A long-lived process that ticks again at once (`eddy/node` does): jobs still running at the
+   * deadline are handed to the next tick instead of being snoozed, the runner keeps their
+   * leases alive meanwhile, and a worker that ignores its abort keeps its job (stuck, see
+   * `hooks.onJobStuck`) instead of letting it run elsewhere. Call `tick` again within the
+   * runner's `leaseMarginMs`. Default false.
+   */
+  handOver?: boolean;
+  /**
+   * While jobs run and the queues came back empty, claim again this often (a long-lived loop
+   * without LISTEN). Default: not at all; the tick ends once its queues are empty and its jobs
+   * done.
+   */
+  pollIntervalMs?: number;
 }
 
 export interface TickStats {
@@ -75,7 +99,14 @@ export interface TickStats {
   promoted: number;
   deleted: number;
   periodicEnqueued: number;
-  batches: number;
+  /** Claim statements sent. */
+  claims: number;
+  /** Flush statements sent (outcomes recorded). */
+  flushes: number;
+  /** Jobs still running at the deadline, handed to the next tick (`handOver`). */
+  handedOver: number;
+  /** Workers that ignored their abort and are still awaited (`handOver`, see `onJobStuck`). */
+  stuck: number;
   /** Statements sent to the database by this tick. */
   statements: number;
   durationMs: number;
@@ -83,9 +114,32 @@ export interface TickStats {
   errors: string[];
 }
 
+export interface ListenOptions {
+  /**
+   * Jobs became available in `queue` (a notification, or the listener connected again and
+   * notifications may have been missed: then `queue` is `*`). A loop sleeping between ticks
+   * wakes here.
+   */
+  onWake?(queue: string): void;
+  /** The listener lost its session (it reconnects by itself). */
+  onError?(error: unknown): void;
+}
+
 export interface Runner {
   readonly id: string;
   tick(options?: TickOptions): Promise<TickStats>;
+  /** Whether the driver keeps a session this runner can LISTEN on (`listen()`). */
+  readonly canListen?: boolean;
+  /**
+   * LISTENs on River's `<schema>.river_insert` and `<schema>.river_control` (long-lived
+   * processes; `eddy/node` does it for you): jobs inserted by Eddy or Go River start at once in
+   * a running tick, a cancel of a job this runner runs fires its `AbortSignal` (the outcome is
+   * `cancelled`), and a pause stops claims from that queue and hands back its jobs not yet
+   * started. Needs a driver that keeps a session (pg, Neon WebSocket, postgres.js, PGlite);
+   * otherwise it throws `UnsupportedError` and ticks poll as before. Without a listener, a cancel
+   * of a running job is seen at the tick's next flush.
+   */
+  listen?(options?: ListenOptions): Promise<Listener>;
 }
 
 function epoch(value: Date | number | undefined): number | undefined {
@@ -106,7 +160,10 @@ function emptyStats(): TickStats {
     promoted: 0,
     deleted: 0,
     periodicEnqueued: 0,
-    batches: 0,
+    claims: 0,
+    flushes: 0,
+    handedOver: 0,
+    stuck: 0,
     statements: 0,
     durationMs: 0,
     errors: [],
@@ -114,6 +171,24 @@ function emptyStats(): TickStats {
 }
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** Counts a recorded outcome in the tick's stats. */
+function count(stats: TickStats, finished: Finished, state: JobState | 'stale'): void {
+  const { outcome } = finished;
+  if (state === 'stale') stats.stale++;
+  else if (state === 'cancelled') stats.cancelled++;
+  else if (outcome.type === 'completed') stats.completed++;
+  else if (outcome.type === 'retry') stats.retried++;
+  else if (outcome.type === 'discard') stats.discarded++;
+  else if (outcome.type === 'snooze') stats.snoozed++;
+  else if (outcome.type === 'release') stats.released++;
+}
+
+/**
+ * How often a long-lived runner renews the leases of jobs that outlive the tick that claimed
+ * them (handed over, or stuck).
+ */
+export const HEARTBEAT_MS = 5_000;
 
 /**
  * Creates a tick runner. The same runner serves a Cloudflare cron trigger, a Vercel cron route
@@ -141,7 +216,103 @@ export function createRunner(options: RunnerOptions): Runner {
     queueNames: config.queueNames,
     clock,
   };
+  const slots = new Slots(config.concurrency, config.queueConcurrency);
+  /** Pools of the ticks running now. */
+  const pools = new Set<Pool>();
+  /** Pools of long-lived ticks (`handOver`), whose attempts the heartbeat covers. */
+  const longLived = new Set<Pool>();
   let ticks = 0;
+
+  // Attempts a long-lived tick handed over, until the next tick adopts them; and the outcomes of
+  // those that ended meanwhile. The runner owns them in between.
+  const carried = new Set<Running>();
+  const carriedFinished: Finished[] = [];
+  const carrier: Owner = {
+    settle(running, outcome) {
+      if (!carried.delete(running)) return;
+      slots.give(running.job.queue);
+      carriedFinished.push({
+        job: running.job,
+        token: running.token,
+        outcome,
+        runMs: Math.max(0, performance.now() - running.startedAt),
+      });
+    },
+  };
+
+  // The heartbeat: renews the leases of attempts that outlive their tick, while there are any.
+  const heartbeatDb = new Database(driver);
+  let heartbeat: ReturnType<typeof setTimeout> | undefined;
+  const leaseRenewalMs = config.leaseMarginMs + 3 * HEARTBEAT_MS;
+  const renewLeases = async () => {
+    heartbeat = undefined;
+    const due = Date.now() + leaseRenewalMs / 2;
+    const held = [...carried, ...[...longLived].flatMap((pool) => [...pool.running])].filter(
+      (running) => running.leaseExpiresAt < due,
+    );
+    if (held.length > 0) {
+      try {
+        const extended = await extendLeases(
+          heartbeatDb,
+          prefix,
+          held.map((running) => ({ id: running.job.id, token: running.token })),
+          leaseRenewalMs,
+          clock?.(),
+        );
+        const until = Date.now() + leaseRenewalMs;
+        for (const running of held)
+          if (extended.has(String(running.job.id))) running.leaseExpiresAt = until;
+      } catch {
+        // The next beat tries again; a lease still has half its renewal left.
+      }
+    }
+    keepBeating();
+  };
+  const keepBeating = () => {
+    if (carried.size === 0 && longLived.size === 0) {
+      // Nothing outlives its tick: no timer may keep the process alive.
+      clearTimeout(heartbeat);
+      heartbeat = undefined;
+      return;
+    }
+    heartbeat ??= setTimeout(renewLeases, HEARTBEAT_MS);
+  };
+
+  const channels = riverChannels(schema);
+  const worked = new Set(config.queueNames);
+  async function listen(listenOptions: ListenOptions = {}): Promise<Listener> {
+    if (!driver.listen)
+      throw new UnsupportedError(
+        `${driver.name} keeps no session to LISTEN on; ticks poll instead (use node-postgres, Neon's WebSocket Pool, postgres.js or PGlite to start jobs the moment they are inserted)`,
+      );
+    const wake = (queue: string) => {
+      for (const pool of pools) pool.wake(queue === '*' ? undefined : queue);
+      listenOptions.onWake?.(queue);
+    };
+    return driver.listen([channels.insert, channels.control], {
+      onNotification({ channel, payload }) {
+        const event = parseRiverNotification(channel, payload, channels);
+        if (!event || (event.queue !== '*' && !worked.has(event.queue))) return;
+        if (event.action === 'insert') wake(event.queue);
+        else if (event.action === 'cancel') {
+          for (const pool of pools) pool.cancel(event.jobId);
+          for (const running of carried)
+            if (running.job.id === event.jobId)
+              running.attempt?.abort(
+                new CancelRequested('a cancel was requested while the job ran'),
+              );
+        } else if (event.action === 'pause') {
+          for (const pool of pools) pool.pause(event.queue);
+        } else {
+          for (const pool of pools) pool.resume(event.queue);
+          listenOptions.onWake?.(event.queue);
+        }
+      },
+      // Connected (again): what was sent meanwhile is lost, so look once.
+      onListening: () => wake('*'),
+      onError: listenOptions.onError,
+    });
+  }
 
   async function tick(tickOptions: TickOptions = {}): Promise<TickStats> {
     const startedAt = Date.now();
@@ -156,9 +327,12 @@ export function createRunner(options: RunnerOptions): Runner {
       finishReserveMs: config.finishReserveMs,
       leaseMarginMs: config.leaseMarginMs,
     });
-    const { soft, stopAt, leaseUntil } = deadlines;
-    const maxJobs = tickOptions.maxJobs ?? Number.POSITIVE_INFINITY;
-    const signal = tickOptions.signal;
+    const { stopAt, leaseUntil } = deadlines;
+    const cap =
+      tickOptions.maxStatements === undefined
+        ? config.maxStatements
+        : maxStatements('maxStatements', tickOptions.maxStatements, 'tick');
+    const handOver = tickOptions.handOver === true;
     const finish = () => {
       stats.statements = db.statementCount;
       stats.durationMs = Date.now() - startedAt;
@@ -169,95 +343,138 @@ export function createRunner(options: RunnerOptions): Runner {
 
     if (tickOptions.maintenance !== false) await maintain(db, maintenance, stats, firstTick);
 
-    const maxBatches = tickOptions.maxBatches ?? Number.POSITIVE_INFINITY;
-    while (!signal?.aborted && stats.claimed < maxJobs && stats.batches < maxBatches) {
-      const now = Date.now();
-      const remaining = stopAt - now;
-      if (remaining <= 0) break;
-      const kinds = [...workers.values()]
-        .filter((w) => (w.options.expectedRunMs ?? 0) <= remaining)
-        .map((w) => w.kind);
-      if (kinds.length === 0) break;
-      const limit = Math.min(config.batchSize, maxJobs - stats.claimed);
-      let jobs: Job[];
-      try {
-        jobs = await claimJobs(db, {
-          prefix,
-          queues: config.queueNames.map((name) => ({ name, limit })),
-          kinds,
-          runnerId: id,
-          leaseMs: leaseUntil - now,
-          now: clock?.(),
-        });
-      } catch (error) {
-        throw new TickError(
-          `tick: claiming jobs failed (${describe(error)}); any jobs it may have claimed stay running until their lease passes at ${rescuedAt} and the next tick rescues them`,
-          finish(),
-          { cause: error },
-        );
-      }
-      if (jobs.length === 0) break;
-      stats.batches++;
-      stats.claimed += jobs.length;
-      const tokens = jobs.map((job) => job.attemptedBy[job.attemptedBy.length - 1] as string);
-      const runStarted = new Float64Array(jobs.length);
-      const runEnded = new Float64Array(jobs.length);
-      const onStart = (index: number) => {
-        const job = jobs[index] as Job;
-        runStarted[index] = performance.now();
-        if (hooks.onJobStart && workers.has(job.kind))
-          callHook('onJobStart', hooks.onJobStart, stats, { job, queueWaitMs: queueWaitMs(job) });
-      };
-      const outcomes = await executeBatch(jobs, {
-        onStart,
-        onEnd: (index) => {
-          runEnded[index] = performance.now();
-        },
-        workers,
-        concurrency: config.concurrency,
-        queueConcurrency: config.queueConcurrency,
-        stopAt,
-        leaseUntil,
-        abortGraceMs: abortGraceMs(deadlines, Date.now()),
-        softDeadline: soft,
-        defaultTimeoutMs: config.defaultTimeoutMs,
-        client,
-        signal,
-        gracefulStopMs: tickOptions.gracefulStopMs,
-        clock,
-      });
-      let applied: Map<string, JobState>;
-      try {
-        applied = await recordBatch(db, prefix, jobs, tokens, outcomes, stats, clock?.());
-      } catch (error) {
-        throw new TickError(
-          `tick: recording the outcomes of ${jobs.length} jobs failed (${describe(error)}); they stay running until their lease passes at ${rescuedAt} and the next tick rescues them`,
-          finish(),
-          { cause: error },
-        );
-      }
-      if (hooks.onJobEnd) {
-        jobs.forEach((job, i) => {
-          const outcome = outcomes[i] as Outcome;
+    // Statements left for this tick; a refused outcome split in halves may exceed it (rare).
+    const statementsLeft = () => cap - db.statementCount;
+    let pool: Pool | undefined;
+    const recorder = createRecorder({
+      record: (records, running) => recordOutcomes(db, prefix, records, clock?.(), running),
+      flushSize: config.flushSize,
+      flushDelayMs: config.flushDelayMs,
+      // An early flush keeps one statement for the last flush, and one for a claim while
+      // claims may still come.
+      mayFlushEarly: () => statementsLeft() >= 3,
+      running: () => (pool ? [...pool.running].map((r) => r.job.id) : []),
+      onCancelRequested: (ids) => {
+        for (const jobId of ids) pool?.cancel(jobId);
+      },
+      onRecorded: (finished, state) => {
+        count(stats, finished, state);
+        if (hooks.onJobEnd) {
+          const { job, outcome } = finished;
           callHook('onJobEnd', hooks.onJobEnd, stats, {
             job,
             kind: job.kind,
             queue: job.queue,
             outcome: outcome.type,
-            state: applied.get(String(job.id)) ?? 'stale',
-            runMs: runEnded[i]
-              ? Math.max(0, (runEnded[i] as number) - (runStarted[i] as number))
-              : 0,
+            state,
+            runMs: finished.runMs,
             queueWaitMs: queueWaitMs(job),
             error: 'error' in outcome ? outcome.error : undefined,
           });
+        }
+      },
+      onFlush: () => {
+        stats.flushes++;
+      },
+    });
+    // What ended between ticks is recorded by this one.
+    for (const finished of carriedFinished.splice(0)) recorder.add(finished);
+    const adopt = [...carried];
+    carried.clear();
+
+    pool = createPool({
+      workers,
+      queues: config.queueNames,
+      slots,
+      batchSize: config.batchSize,
+      lowWater: config.concurrency,
+      stopAt,
+      leaseUntil,
+      abortGraceMs: (now) => abortGraceMs(deadlines, now),
+      signal: tickOptions.signal,
+      gracefulStopMs: tickOptions.gracefulStopMs,
+      maxJobs: tickOptions.maxJobs ?? Number.POSITIVE_INFINITY,
+      statementsLeft,
+      handOver,
+      adopt,
+      repollMs: tickOptions.pollIntervalMs,
+      recorder,
+      claim: async (request) => {
+        stats.claims++;
+        const jobs = await claimJobs(db, {
+          prefix,
+          queues: request.queues,
+          total: request.total,
+          kinds: request.kinds,
+          runnerId: id,
+          leaseMs: leaseUntil - Date.now(),
+          now: clock?.(),
         });
-      }
-      // A short batch means the queues are drained (or the rest is locked by another tick).
-      if (jobs.length < limit) break;
+        stats.claimed += jobs.length;
+        return jobs.map(
+          (job): Claimed => ({ job, token: job.attemptedBy[job.attemptedBy.length - 1] as string }),
+        );
+      },
+      attempt: {
+        prefix,
+        softDeadline: deadlines.soft,
+        defaultTimeoutMs: config.defaultTimeoutMs,
+        client,
+        clock,
+      },
+      onStart: (running) => {
+        if (hooks.onJobStart)
+          callHook('onJobStart', hooks.onJobStart, stats, {
+            job: running.job,
+            queueWaitMs: queueWaitMs(running.job),
+          });
+      },
+      onStuck: (running) => {
+        stats.stuck++;
+        const attempt = running.attempt as Attempt;
+        callHook('onJobStuck', hooks.onJobStuck, stats, {
+          job: running.job,
+          runMs: Math.max(0, performance.now() - running.startedAt),
+          reason: describe(attempt.reason),
+        });
+      },
+      onHandOver: (handed) => {
+        stats.handedOver += handed.length;
+        for (const running of handed) {
+          running.owner = carrier;
+          carried.add(running);
+        }
+      },
+    });
+    pools.add(pool);
+    if (handOver) {
+      longLived.add(pool);
+      keepBeating();
+    }
+    let failure: Awaited<ReturnType<Pool['run']>>;
+    try {
+      failure = await pool.run();
+    } finally {
+      pools.delete(pool);
+      longLived.delete(pool);
+      keepBeating();
+    }
+    if (failure.record !== undefined) {
+      throw new TickError(
+        `tick: recording the outcomes of ${recorder.size} jobs failed (${describe(failure.record)}); they stay running until their lease passes at ${rescuedAt} and the next tick rescues them`,
+        finish(),
+        { cause: failure.record },
+      );
+    }
+    if (failure.claim !== undefined) {
+      throw new TickError(
+        `tick: claiming jobs failed (${describe(failure.claim)}); any jobs it may have claimed stay running until their lease passes at ${rescuedAt} and the next tick rescues them`,
+        finish(),
+        { cause: failure.claim },
+      );
     }
     return finish();
   }
 
-  return { id, tick };
+  return { id, tick, listen, canListen: typeof driver.listen === 'function' };
 }

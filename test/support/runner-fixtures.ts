@@ -1,12 +1,12 @@
 /**
- * Fixtures for the runner's unit tests (attempt.test.ts, batch.test.ts): jobs as a claim returns
- * them, and batch options with an injected clock. Test-only: src/ imports it only from its tests.
+ * Fixtures for the runner's unit tests (attempt.test.ts, pool.test.ts): jobs as a claim returns
+ * them, and attempt options with an injected clock. Test-only: src/ imports it only from its
+ * tests.
  */
 
 import type { Client } from '../../src/client.js';
 import type { Job } from '../../src/job.js';
-import type { BatchOptions } from '../../src/runner/batch.js';
-import type { Worker } from '../../src/worker.js';
+import type { AttemptHost, AttemptOptions } from '../../src/runner/attempt.js';
 
 export const T0 = Date.parse('2026-01-01T00:00:00Z');
 /** The injected clock: far from real time, so a stamp taken from real time would show. */
@@ -35,15 +35,8 @@ export function claimedJob(kind: string, overrides: Partial<Job> = {}): Job {
   };
 }
 
-export function batchOptions(
-  workers: Worker[],
-  overrides: Partial<BatchOptions> = {},
-): BatchOptions {
+export function attemptOptions(overrides: Partial<AttemptOptions> = {}): AttemptOptions {
   return {
-    workers: new Map(workers.map((w) => [w.kind, w])),
-    concurrency: 10,
-    queueConcurrency: new Map(),
-    stopAt: T0 + 10_000,
     leaseUntil: T0 + 60_000,
     abortGraceMs: 1_000,
     softDeadline: T0 + 11_000,
@@ -52,4 +45,9 @@ export function batchOptions(
     clock: () => CLOCK,
     ...overrides,
   };
+}
+
+/** A host for one attempt, as the pool makes them. */
+export function attemptHost(overrides: Partial<AttemptHost> = {}): AttemptHost {
+  return { attempt: undefined, stopReason: undefined, ...overrides };
 }
