@@ -596,14 +596,21 @@ async function main() {
   const baseline = await loadBaseline();
   const baselineLoop = await loadBaselineLoop();
   try {
+    const took = (since: number) => `${((performance.now() - since) / 1000).toFixed(0)} s`;
+    let since = performance.now();
     const noop = WORKLOAD === 'heavy' ? undefined : await noopDrain(baseline);
+    if (noop) console.log(`(the no-op drain took ${took(since)})\n`);
+    since = performance.now();
     const heavy =
       WORKLOAD === 'noop'
         ? undefined
         : await runHeavyTail(
             baseline && baselineLoop ? { api: baseline, startLoop: baselineLoop } : undefined,
           );
-    if (heavy) printHeavy(heavy);
+    if (heavy) {
+      printHeavy(heavy);
+      console.log(`(the heavy-tail drain took ${took(since)})\n`);
+    }
 
     const rate = (key: string) => noop?.results.get(key)?.perSecond ?? Number.NaN;
     const eddy = rate('eddy');
@@ -713,7 +720,7 @@ async function main() {
     printTargets(targets);
     if (ticksResult?.ticks)
       console.log(
-        `heavy: eddy ticks: ${round((ticksResult.statements ?? 0) / ticksResult.ticks, 1)} statements per tick that claimed jobs (${ticksResult.ticks} such ticks)`,
+        `heavy: eddy ticks: ${round((ticksResult.statements ?? 0) / ticksResult.ticks, 1)} statements per tick that claimed jobs (${ticksResult.ticks} of them)`,
       );
 
     const latencies: Record<string, number | null> = {};
