@@ -1,8 +1,25 @@
 /**
- * Drain throughput: how fast 100k queued no-op jobs are worked and recorded as done.
+ * Drain throughput, two workloads (BENCH_WORKLOAD=noop|heavy|all, default all):
  *
  *   npm run bench:drain
  *
+ * - noop (this file): how fast 100k queued no-op jobs are worked and recorded as done.
+ * - heavy (bench/drain-heavy-tail.ts, described there): 2,000 jobs at concurrency 20, one in
+ *   twenty taking 500 ms and the rest 2 ms, against the ideal (the work over 20 slots), Eddy's
+ *   Node loop and serverless ticks, graphile-worker `run()` and pg-boss `work()`, with
+ *   insert-to-start latencies.
+ *
+ * The run ends with a table of the targets (each ratio beside its target and whether it holds)
+ * and ONE JSON line with every figure: `noop_vs_graphile_tuned`, `noop_vs_bare`,
+ * `ticks_vs_runonce_tuned`, `ticks_vs_runonce_default` (the no-op Eddy contender is the ticking
+ * one below), `heavy_loop_vs_ideal`, `heavy_ticks_vs_ideal`, `heavy_loop_vs_graphile` and
+ * `heavy_ticks_vs_graphile` (against graphile's faster configuration in the run, and
+ * `*_vs_graphile_defaults`), `heavy_vs_pgboss` (the loop against pg-boss's faster configuration),
+ * `heavy_*_start_p50_ms` / `_p99_ms`, `heavy_ticks_statements_per_tick`; the earlier keys
+ * (`ratio_vs_bare`, …) stay. Figures move ±20 % between runs on a shared machine: compare the
+ * ratios, measured within one run.
+ *
+ * No-op drain:
  * Each contender gets its own fresh schema (dropped at the end), seeded with the same number of
  * jobs through its own bulk path (not timed), then ANALYZEd and CHECKPOINTed (autovacuum may be
  * off, as on the benchmark machine; every contender gets the same statistics treatment). The
@@ -48,6 +65,7 @@ import pg from 'pg';
 import { PgBoss } from 'pg-boss';
 import { nodePostgres } from '../adapters/node-postgres/index.js';
 import { createClient, createRunner, defineWorker, migrate } from '../src/index.js';
+import { HEAVY_JOBS, type HeavyReport, ms, runHeavyTail } from './drain-heavy-tail.js';
 import {
   admin,
   DATABASE_URL,
@@ -57,6 +75,7 @@ import {
   freshSchema,
   ignoreIdleErrors,
   loadBaseline,
+  loadBaselineLoop,
   printTable,
   quietGraphileLogger,
   round,
@@ -448,9 +467,15 @@ async function graphileRunOnce(tuned: boolean): Promise<Contender> {
   };
 }
 
-async function main() {
+interface NoopReport {
+  results: Map<string, Result>;
+  perTick: Record<number, number>;
+}
+
+/** The no-op drain: every contender, interleaved rounds, best round each; prints its table. */
+async function noopDrain(baseline: EddyApi | undefined): Promise<NoopReport> {
   console.log(
-    `drain benchmark: ${fmt(JOBS)} no-op jobs, batch ${BATCH}, ${TICKERS} concurrent loops, best of ${ROUNDS} rounds`,
+    `no-op drain: ${fmt(JOBS)} no-op jobs, batch ${BATCH}, ${TICKERS} concurrent loops, best of ${ROUNDS} rounds`,
   );
   const want = (name: string) => !ONLY || ONLY.includes(name);
   const makers: [string, () => Promise<Contender>][] = [
@@ -465,7 +490,6 @@ async function main() {
   const results = new Map<string, Result>();
   try {
     for (const [key, make] of makers) if (want(key)) contenders.set(key, await make());
-    const baseline = await loadBaseline();
     if (baseline) contenders.set('baseline', await eddyTicks(baseline, 'eddy@baseline'));
     // Rounds interleave the contenders so a noisy neighbour hurts them alike.
     for (let r = 0; r < ROUNDS; r++) {
@@ -479,65 +503,304 @@ async function main() {
         if (!best || result.perSecond > best.perSecond) results.set(key, result);
       }
     }
-    const perTick = want('eddy') ? await eddyStatementsPerTick() : {};
+  } finally {
+    for (const contender of contenders.values()) await contender.close().catch(() => undefined);
+  }
+  const perTick = want('eddy') ? await eddyStatementsPerTick() : {};
+  const eddy = results.get('eddy')?.perSecond ?? Number.NaN;
+  console.log('');
+  printTable(
+    ['contender', 'jobs', 'seconds', 'jobs/s', 'eddy is', 'note'],
+    [...results.values()].map((r) => [
+      r.name,
+      r.jobs,
+      r.seconds.toFixed(2),
+      r.perSecond,
+      `${round(eddy / r.perSecond)}x`,
+      r.note ?? '',
+    ]),
+  );
+  console.log('');
+  for (const [size, count] of Object.entries(perTick)) {
+    console.log(`eddy statements per one-batch tick at batch ${size}: ${count}`);
+  }
+  if (baseline)
+    console.log(
+      `this tree vs baseline: ${round(eddy / (results.get('baseline')?.perSecond ?? Number.NaN))}x`,
+    );
+  console.log('');
+  return { results, perTick };
+}
 
-    const rate = (key: string) => results.get(key)?.perSecond ?? Number.NaN;
-    const eddy = rate('eddy');
-    const bare = rate('bare');
-    // Every peer configuration counts, graphile's tuned runOnce included.
-    const peers = ['pgboss', 'graphile', 'runonce-tuned'].filter((key) => results.has(key));
-    const bestPeerKey = peers.sort((a, b) => rate(b) - rate(a))[0];
-    const bestPeer = bestPeerKey ? rate(bestPeerKey) : Number.NaN;
-    const runOnceRate = rate('runonce');
-    console.log('');
-    printTable(
-      ['contender', 'jobs', 'seconds', 'jobs/s', 'eddy is', 'note'],
-      [...results.values()].map((r) => [
+/** Prints the heavy-tail table: rate, its ratio to the ideal, and start latencies. */
+function printHeavy(heavy: HeavyReport): void {
+  console.log('');
+  printTable(
+    ['contender', 'jobs', 'seconds', 'jobs/s', 'of ideal', 'start p50', 'start p99', 'note'],
+    [
+      [
+        'ideal (work / 20 slots)',
+        HEAVY_JOBS,
+        (HEAVY_JOBS / heavy.idealPerSecond).toFixed(2),
+        heavy.idealPerSecond,
+        '1x',
+        '',
+        '',
+        'computed',
+      ],
+      ...[...heavy.results.values()].map((r) => [
         r.name,
         r.jobs,
         r.seconds.toFixed(2),
         r.perSecond,
-        `${round(eddy / r.perSecond)}x`,
-        r.note ?? '',
+        `${round(r.perSecond / heavy.idealPerSecond)}x`,
+        ms(r.p50Ms),
+        ms(r.p99Ms),
+        r.note,
       ]),
-    );
-    console.log('');
-    for (const [size, count] of Object.entries(perTick)) {
-      console.log(`eddy statements per one-batch tick at batch ${size}: ${count}`);
+    ],
+  );
+  console.log('');
+}
+
+interface Target {
+  figure: string;
+  value: number;
+  /** The figure must be at least this; undefined for figures shown without a target. */
+  atLeast?: number;
+  /** The ratio a contender at the ideal would reach (for ratios to a heavy-tail peer). */
+  ceiling?: number;
+}
+
+function printTargets(targets: Target[]): void {
+  printTable(
+    ['figure', 'measured', 'target', 'holds', 'at ideal'],
+    targets.map((t) => [
+      t.figure,
+      Number.isNaN(t.value) ? 'n/a' : `${round(t.value)}x`,
+      t.atLeast === undefined ? '' : `≥ ${t.atLeast}x`,
+      t.atLeast === undefined || Number.isNaN(t.value) ? '' : t.value >= t.atLeast ? 'yes' : 'NO',
+      t.ceiling === undefined || Number.isNaN(t.ceiling) ? '' : `${round(t.ceiling)}x`,
+    ]),
+  );
+  for (const t of targets) {
+    if (t.atLeast !== undefined && t.ceiling !== undefined && t.ceiling < t.atLeast)
+      console.log(
+        `note: ${t.figure}: ${t.atLeast}x is out of reach in this run; a contender at the ideal would reach ${round(t.ceiling)}x`,
+      );
+  }
+}
+
+const WORKLOAD = process.env.BENCH_WORKLOAD ?? 'all';
+
+async function main() {
+  if (!['noop', 'heavy', 'all'].includes(WORKLOAD))
+    throw new Error(`BENCH_WORKLOAD must be noop, heavy or all (got ${WORKLOAD})`);
+  const baseline = await loadBaseline();
+  const baselineLoop = await loadBaselineLoop();
+  try {
+    const took = (since: number) => `${((performance.now() - since) / 1000).toFixed(0)} s`;
+    let since = performance.now();
+    const noop = WORKLOAD === 'heavy' ? undefined : await noopDrain(baseline);
+    if (noop) console.log(`(the no-op drain took ${took(since)})\n`);
+    since = performance.now();
+    const heavy =
+      WORKLOAD === 'noop'
+        ? undefined
+        : await runHeavyTail(
+            baseline && baselineLoop ? { api: baseline, startLoop: baselineLoop } : undefined,
+          );
+    if (heavy) {
+      printHeavy(heavy);
+      console.log(`(the heavy-tail drain took ${took(since)})\n`);
     }
-    if (baseline) console.log(`this tree vs baseline: ${round(eddy / rate('baseline'))}x`);
-    console.log(
-      `targets: ≥ 0.8x bare: ${round(eddy / bare)}x; ≥ 1.5x best peer: ${round(eddy / bestPeer)}x; ≥ 10x runOnce: ${round(eddy / runOnceRate)}x`,
-    );
+
+    const rate = (key: string) => noop?.results.get(key)?.perSecond ?? Number.NaN;
+    const eddy = rate('eddy');
+    const bare = rate('bare');
+    // Every peer configuration counts, graphile's tuned runOnce included.
+    const peers = ['pgboss', 'graphile', 'runonce-tuned'].filter((key) => noop?.results.has(key));
+    const bestPeerKey = peers.sort((a, b) => rate(b) - rate(a))[0];
+    const bestPeer = bestPeerKey ? rate(bestPeerKey) : Number.NaN;
+    const runOnceRate = rate('runonce');
+
+    const h = (key: string) => heavy?.results.get(key);
+    const hRate = (key: string) => h(key)?.perSecond ?? Number.NaN;
+    const ideal = heavy?.idealPerSecond ?? Number.NaN;
+    const loop = hRate('loop');
+    const ticks = hRate('ticks');
+    // Against each peer's faster configuration in this run, and against graphile's defaults.
+    const bestOf = (keys: string[]) =>
+      keys.filter((k) => h(k)).sort((a, b) => hRate(b) - hRate(a))[0] ?? keys[0] ?? '';
+    const graphileKey = bestOf(['graphile-tuned', 'graphile']);
+    const pgbossKey = bestOf(['pgboss-tuned', 'pgboss']);
+    const graphileBest = hRate(graphileKey);
+    const graphileDefault = hRate('graphile');
+    const pgbossBest = hRate(pgbossKey);
+    const ticksResult = h('ticks');
+
+    const targets: Target[] = [];
+    if (heavy) {
+      const gName = h(graphileKey)?.name ?? 'graphile';
+      const pName = h(pgbossKey)?.name ?? 'pg-boss';
+      targets.push(
+        { figure: 'heavy: Node loop vs ideal', value: loop / ideal, atLeast: 0.85, ceiling: 1 },
+        { figure: 'heavy: ticks vs ideal', value: ticks / ideal, atLeast: 0.85, ceiling: 1 },
+        {
+          figure: `heavy: Node loop vs ${gName}`,
+          value: loop / graphileBest,
+          atLeast: 1.15,
+          ceiling: ideal / graphileBest,
+        },
+        {
+          figure: `heavy: ticks vs ${gName}`,
+          value: ticks / graphileBest,
+          atLeast: 1.15,
+          ceiling: ideal / graphileBest,
+        },
+      );
+      if (graphileKey !== 'graphile')
+        targets.push(
+          {
+            figure: 'heavy: Node loop vs graphile run() defaults',
+            value: loop / graphileDefault,
+            atLeast: 1.15,
+            ceiling: ideal / graphileDefault,
+          },
+          {
+            figure: 'heavy: ticks vs graphile run() defaults',
+            value: ticks / graphileDefault,
+            atLeast: 1.15,
+            ceiling: ideal / graphileDefault,
+          },
+        );
+      targets.push(
+        {
+          figure: `heavy: Node loop vs ${pName}`,
+          value: loop / pgbossBest,
+          ceiling: ideal / pgbossBest,
+        },
+        {
+          figure: `heavy: ticks vs ${pName}`,
+          value: ticks / pgbossBest,
+          ceiling: ideal / pgbossBest,
+        },
+        {
+          figure: 'heavy: Node loop batch 20 vs ideal',
+          value: hRate('loop-b20') / ideal,
+          ceiling: 1,
+        },
+      );
+      if (h('base-loop'))
+        targets.push(
+          { figure: 'heavy: Node loop vs baseline', value: loop / hRate('base-loop') },
+          { figure: 'heavy: ticks vs baseline', value: ticks / hRate('base-ticks') },
+        );
+    }
+    if (noop) {
+      targets.push(
+        {
+          figure: 'no-op: eddy vs graphile run() tuned',
+          value: eddy / rate('graphile'),
+          atLeast: 1.2,
+        },
+        { figure: 'no-op: eddy vs bare SQL', value: eddy / bare, atLeast: 0.8 },
+        {
+          figure: 'no-op: ticks vs graphile runOnce tuned',
+          value: eddy / rate('runonce-tuned'),
+          atLeast: 1.2,
+        },
+        {
+          figure: 'no-op: ticks vs graphile runOnce default',
+          value: eddy / runOnceRate,
+          atLeast: 10,
+        },
+      );
+      if (baseline)
+        targets.push({ figure: 'no-op: eddy vs baseline', value: eddy / rate('baseline') });
+    }
+    console.log('targets (ratios within this run):');
+    printTargets(targets);
+    if (ticksResult?.ticks)
+      console.log(
+        `heavy: eddy ticks: ${round((ticksResult.statements ?? 0) / ticksResult.ticks, 1)} statements per tick that claimed jobs (${ticksResult.ticks} of them)`,
+      );
+
+    const latencies: Record<string, number | null> = {};
+    for (const r of heavy?.results.values() ?? []) {
+      const name = r.key.replaceAll('-', '_');
+      latencies[`heavy_${name}_start_p50_ms`] = r.p50Ms;
+      latencies[`heavy_${name}_start_p99_ms`] = r.p99Ms;
+    }
+    const heavyRates: Record<string, number> = {};
+    for (const r of heavy?.results.values() ?? [])
+      heavyRates[`heavy_${r.key.replaceAll('-', '_')}_jobs_per_s`] = Math.round(r.perSecond);
     console.log(
       JSON.stringify({
-        eddy_jobs_per_s: Math.round(eddy),
-        bare_jobs_per_s: Math.round(bare),
-        best_peer_jobs_per_s: Math.round(bestPeer),
-        best_peer: bestPeerKey ? results.get(bestPeerKey)?.name : null,
-        pgboss_jobs_per_s: Math.round(rate('pgboss')),
-        graphile_jobs_per_s: Math.round(rate('graphile')),
-        graphile_runonce_jobs_per_s: Math.round(runOnceRate),
-        graphile_runonce_jobs_measured: RUNONCE_JOBS,
-        graphile_runonce_localqueue_jobs_per_s: Math.round(rate('runonce-tuned')),
-        ratio_vs_bare: round(eddy / bare),
-        ratio_vs_best_peer: round(eddy / bestPeer),
-        ratio_vs_runonce: round(eddy / runOnceRate),
-        ratio_vs_runonce_localqueue: round(eddy / rate('runonce-tuned')),
-        ...(baseline
+        workload: WORKLOAD,
+        ...(noop
           ? {
-              baseline_jobs_per_s: Math.round(rate('baseline')),
-              ratio_vs_baseline: round(eddy / rate('baseline')),
+              noop_vs_graphile_tuned: round(eddy / rate('graphile')),
+              noop_vs_bare: round(eddy / bare),
+              ticks_vs_runonce_tuned: round(eddy / rate('runonce-tuned')),
+              ticks_vs_runonce_default: round(eddy / runOnceRate),
+              eddy_jobs_per_s: Math.round(eddy),
+              bare_jobs_per_s: Math.round(bare),
+              best_peer_jobs_per_s: Math.round(bestPeer),
+              best_peer: bestPeerKey ? noop.results.get(bestPeerKey)?.name : null,
+              pgboss_jobs_per_s: Math.round(rate('pgboss')),
+              graphile_jobs_per_s: Math.round(rate('graphile')),
+              graphile_runonce_jobs_per_s: Math.round(runOnceRate),
+              graphile_runonce_jobs_measured: RUNONCE_JOBS,
+              graphile_runonce_localqueue_jobs_per_s: Math.round(rate('runonce-tuned')),
+              ratio_vs_bare: round(eddy / bare),
+              ratio_vs_best_peer: round(eddy / bestPeer),
+              ratio_vs_runonce: round(eddy / runOnceRate),
+              ratio_vs_runonce_localqueue: round(eddy / rate('runonce-tuned')),
+              ...(baseline
+                ? {
+                    baseline_jobs_per_s: Math.round(rate('baseline')),
+                    ratio_vs_baseline: round(eddy / rate('baseline')),
+                  }
+                : {}),
+              statements_per_tick: noop.perTick[1000] ?? null,
+              statements_per_tick_batch_100: noop.perTick[100] ?? null,
+              jobs: JOBS,
+              batch_size: BATCH,
             }
           : {}),
-        statements_per_tick: perTick[1000] ?? null,
-        statements_per_tick_batch_100: perTick[100] ?? null,
-        jobs: JOBS,
-        batch_size: BATCH,
+        ...(heavy
+          ? {
+              heavy_loop_vs_ideal: round(loop / ideal),
+              heavy_ticks_vs_ideal: round(ticks / ideal),
+              heavy_loop_vs_graphile: round(loop / graphileBest),
+              heavy_ticks_vs_graphile: round(ticks / graphileBest),
+              heavy_graphile: h(graphileKey)?.name ?? null,
+              heavy_loop_vs_graphile_defaults: round(loop / graphileDefault),
+              heavy_ticks_vs_graphile_defaults: round(ticks / graphileDefault),
+              heavy_vs_pgboss: round(loop / pgbossBest),
+              heavy_ticks_vs_pgboss: round(ticks / pgbossBest),
+              heavy_pgboss: h(pgbossKey)?.name ?? null,
+              heavy_loop_batch20_vs_ideal: round(hRate('loop-b20') / ideal),
+              ...(h('base-loop')
+                ? {
+                    heavy_loop_vs_baseline: round(loop / hRate('base-loop')),
+                    heavy_ticks_vs_baseline: round(ticks / hRate('base-ticks')),
+                  }
+                : {}),
+              heavy_ticks_statements_per_tick: ticksResult?.ticks
+                ? round((ticksResult.statements ?? 0) / ticksResult.ticks, 1)
+                : null,
+              heavy_ideal_jobs_per_s: Math.round(ideal),
+              ...heavyRates,
+              ...latencies,
+              heavy_capped: [...heavy.results.values()].filter((r) => r.capped).map((r) => r.key),
+              heavy_jobs: HEAVY_JOBS,
+            }
+          : {}),
       }),
     );
   } finally {
-    for (const contender of contenders.values()) await contender.close().catch(() => undefined);
     await dropCreated();
   }
 }

@@ -150,3 +150,33 @@ export async function loadBaseline(): Promise<EddyApi | undefined> {
   const pgAdapter = await import(pathToFileURL(join(root, 'adapters/node-postgres/index.ts')).href);
   return { ...core, nodePostgres: pgAdapter.nodePostgres } as EddyApi;
 }
+
+/** The Node loop's entry point (`eddy/node`), from this tree or from a baseline checkout. */
+export type StartLoop = typeof import('../adapters/node/index.js').startLoop;
+
+/**
+ * The baseline checkout's `startLoop` (its `adapters/node`), beside `loadBaseline`'s core, for
+ * benchmarks that drive the Node loop; undefined without BENCH_BASELINE.
+ */
+export async function loadBaselineLoop(): Promise<StartLoop | undefined> {
+  const dir = process.env.BENCH_BASELINE;
+  if (!dir) return undefined;
+  const { pathToFileURL } = await import('node:url');
+  const { join, resolve } = await import('node:path');
+  const node = await import(pathToFileURL(join(resolve(dir), 'adapters/node/index.ts')).href);
+  return node.startLoop as StartLoop;
+}
+
+/**
+ * The nearest-rank percentile `p` (0–100) of `values`; NaN entries (never observed) count as
+ * larger than every number, and a percentile that falls on one is `null`.
+ */
+export function percentile(values: ArrayLike<number>, p: number): number | null {
+  const sorted = Array.from(values, (v) => (Number.isNaN(v) ? Number.POSITIVE_INFINITY : v)).sort(
+    (a, b) => a - b,
+  );
+  if (sorted.length === 0) return null;
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
+  const value = sorted[rank - 1] as number;
+  return Number.isFinite(value) ? value : null;
+}
