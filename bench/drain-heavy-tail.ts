@@ -287,25 +287,28 @@ function eddyLoop(
           name,
           async (work) => {
             const p = pool(EDDY_POOL);
+            let ticks = 0;
+            let statements = 0;
             const runner = api.createRunner({
               driver: api.nodePostgres(p),
               schema: river.schema,
               workers: [heavyWorker(api, work)],
               concurrency: CONCURRENCY,
               ...(batchSize === undefined ? {} : { batchSize }),
+              // The runner's hooks (the Node loop's own onTick option is gone).
+              hooks: {
+                onTick: (stats) => {
+                  if (stats.claimed > 0) {
+                    ticks++;
+                    statements += stats.statements;
+                  }
+                },
+              },
             });
-            let ticks = 0;
-            let statements = 0;
             const errors: string[] = [];
             const running = loop(runner, {
               pollIntervalMs: POLL_MS,
               handleSignals: false,
-              onTick: (stats) => {
-                if (stats.claimed > 0) {
-                  ticks++;
-                  statements += stats.statements;
-                }
-              },
               onError: (error) => errors.push(String(error)),
               logger: { warn: (m) => errors.push(m), error: (m) => errors.push(m) },
             });
