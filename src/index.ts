@@ -31,6 +31,7 @@ export {
 } from './errors.js';
 export { SIGNATURE_HEADER, signBody } from './http/http-auth.js';
 export { createKick, type Kick, type KickOptions } from './http/kick.js';
+export { type QStashKeys, type QStashVerifier, qstashVerifier } from './http/qstash.js';
 export { createTickGate, type GateEntry, type TickGate } from './http/tick-gate.js';
 export {
   createTickTrigger,
@@ -71,6 +72,14 @@ export type {
   TickEndEvent,
 } from './runner/hooks.js';
 export {
+  canListen,
+  createHandOver,
+  type HandOver,
+  type ListenOptions,
+  listenForRiver,
+  type RunnerControl,
+} from './runner/long-lived.js';
+export {
   type CatchUp,
   definePeriodicJob,
   type PeriodicJob,
@@ -79,7 +88,6 @@ export {
 export { defaultRetryPolicy, type RetryPolicy } from './runner/retry-policy.js';
 export {
   createRunner,
-  type ListenOptions,
   type QueueOptions,
   type RetentionOptions,
   type Runner,

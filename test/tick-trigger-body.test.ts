@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createClient } from '../src/client.js';
 import { isValidationError } from '../src/errors.js';
-import { SIGNATURE_HEADER, signBody, signQStashToken } from '../src/http/http-auth.js';
+import { SIGNATURE_HEADER, signBody } from '../src/http/http-auth.js';
+import { qstashVerifier, signQStashToken } from '../src/http/qstash.js';
 import { createTickTrigger, DEFAULT_MAX_BODY_BYTES } from '../src/http/tick-trigger.js';
 import { createRunner, type Runner } from '../src/runner/runner.js';
 import { defineWorker } from '../src/worker.js';
@@ -65,7 +66,7 @@ describe('tick trigger bodies', () => {
       auth: {
         bearerSecret: SECRET,
         signingSecret: SECRET,
-        qstash: { currentSigningKey: QSTASH_KEY },
+        qstash: qstashVerifier({ currentSigningKey: QSTASH_KEY }),
       },
       deadlines,
     });

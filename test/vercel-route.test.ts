@@ -6,7 +6,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { createTickRoute } from '../adapters/vercel/index.js';
 import { createClient } from '../src/client.js';
-import { SIGNATURE_HEADER, signBody, signQStashToken } from '../src/http/http-auth.js';
+import { SIGNATURE_HEADER, signBody } from '../src/http/http-auth.js';
+import { signQStashToken } from '../src/http/qstash.js';
 import { createRunner, type Runner } from '../src/runner/runner.js';
 import { defineWorker } from '../src/worker.js';
 import { type RiverSchema, riverSchema } from './support/river.js';

@@ -14,7 +14,14 @@
  * ```
  */
 
-import { invocationDeadlines, type Listener, type Runner } from '../../src/index.js';
+import {
+  canListen,
+  createHandOver,
+  invocationDeadlines,
+  type Listener,
+  listenForRiver,
+  type Runner,
+} from '../../src/index.js';
 
 export interface LoopOptions {
   /**
@@ -122,13 +129,12 @@ export function startLoop(runner: Runner, options: LoopOptions = {}): Loop {
   // LISTEN where the driver can; retried in the background if the database is not there yet.
   let listener: Listener | undefined;
   const listening =
-    options.listen === false || !runner.canListen || !runner.listen
+    options.listen === false || !canListen(runner)
       ? Promise.resolve()
       : (async () => {
-          const listen = runner.listen?.bind(runner) as NonNullable<Runner['listen']>;
           for (let delay = 1000; !stopping.signal.aborted; delay = Math.min(delay * 2, 30_000)) {
             try {
-              const opened = await listen({
+              const opened = await listenForRiver(runner, {
                 onWake: wake,
                 onError: (error) =>
                   logger.warn(
@@ -146,6 +152,8 @@ export function startLoop(runner: Runner, options: LoopOptions = {}): Loop {
             }
           }
         })();
+  // One hand-over for every tick: what runs at a tick's deadline goes on in the next one.
+  const handOver = runner.control ? createHandOver(runner) : undefined;
   const tick = (maintenance: boolean) =>
     runner.tick({
       source: 'loop',
@@ -157,7 +165,7 @@ export function startLoop(runner: Runner, options: LoopOptions = {}): Loop {
       }),
       signal: stopping.signal,
       gracefulStopMs: shutdownTimeoutMs,
-      handOver: true,
+      ...(handOver ? { handOver } : {}),
       pollIntervalMs,
       maintenance,
     });

@@ -26,8 +26,9 @@ import {
   createTickTrigger,
   invocationDeadlines,
   isValidationError,
+  type QStashKeys,
+  qstashVerifier,
   type Runner,
-  type TriggerAuth,
   ValidationError,
 } from '../../src/index.js';
 
@@ -43,7 +44,7 @@ export interface TickRouteOptions {
    * Upstash QStash signing keys, checked on POST. A token must be for this route's URL: `url`
    * when given, else the URL the request arrived at.
    */
-  qstash?: TriggerAuth['qstash'];
+  qstash?: QStashKeys | undefined;
   /** Vercel's `waitUntil` (from `@vercel/functions`): lets a kick get its answer at once. */
   waitUntil?: (promise: Promise<unknown>) => void;
   /** Statements per tick at most (see `createRunner`'s `maxStatements`). Default: no limit. */
@@ -89,7 +90,7 @@ export function createTickRoute(options: TickRouteOptions): TickRoute {
         auth: {
           bearerSecret: options.cronSecret,
           signingSecret: options.signingSecret,
-          qstash: options.qstash?.currentSigningKey ? options.qstash : undefined,
+          qstash: options.qstash?.currentSigningKey ? qstashVerifier(options.qstash) : undefined,
         },
         methods: ['GET', 'POST'],
         deadlines,

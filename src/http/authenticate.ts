@@ -5,14 +5,8 @@
  * QStash's body hash.
  */
 
-import {
-  parseSignature,
-  qstashBodyMatches,
-  SIGNATURE_HEADER,
-  verifyBearer,
-  verifyQStashToken,
-  verifySignature,
-} from './http-auth.js';
+import { parseSignature, SIGNATURE_HEADER, verifyBearer, verifySignature } from './http-auth.js';
+import type { QStashVerifier } from './qstash.js';
 import type { ReplayGuard } from './replay-guard.js';
 
 export interface TriggerAuth {
@@ -21,13 +15,11 @@ export interface TriggerAuth {
   /** HMAC-SHA256 `eddy-signature` over method, path and body (Eddy's kick, signed pushes). */
   signingSecret?: string | undefined;
   /**
-   * Upstash QStash signatures (current and next signing keys). A token is accepted only for the
-   * URL it was minted for: `url` when given, else the request's own URL (set `url` when a proxy
-   * rewrites the URL your handler sees).
+   * Upstash QStash signatures: `qstashVerifier({ currentSigningKey, nextSigningKey, url })`. A
+   * token is accepted only for the URL it was minted for: `url` when given, else the request's
+   * own URL.
    */
-  qstash?:
-    | { currentSigningKey: string; nextSigningKey?: string | undefined; url?: string | undefined }
-    | undefined;
+  qstash?: QStashVerifier | undefined;
   /**
    * Accept unauthenticated requests. Only for local development; never set it when deployed.
    */
@@ -94,13 +86,11 @@ export async function authenticate(
     checkBody = async (body) =>
       (await verifySignature(parsed, { method: request.method, url: request.url, body }, secret)) &&
       replays.accept(parsed.signature, parsed.timestamp * 1000);
-  } else if (auth.qstash?.currentSigningKey && qstashToken) {
+  } else if (auth.qstash && qstashToken) {
     // QStash signs the destination URL; without a configured one, the URL this request came to.
-    const claims = await verifyQStashToken(qstashToken, auth.qstash, {
-      url: auth.qstash.url || request.url,
-    });
-    if (!claims) return UNAUTHORIZED;
-    checkBody = (body) => qstashBodyMatches(claims, body);
+    const check = await auth.qstash.check(qstashToken, request.url);
+    if (!check) return UNAUTHORIZED;
+    checkBody = check;
   } else {
     return UNAUTHORIZED;
   }

@@ -73,11 +73,13 @@ function checkAuth(options: TickTriggerOptions): number {
   const { auth, names = {} } = options;
   const where = names.where ?? 'createTickTrigger';
   if (!auth || typeof auth !== 'object') invalid('auth', 'must be an object', where);
-  const configured =
-    auth.bearerSecret ||
-    auth.signingSecret ||
-    auth.qstash?.currentSigningKey ||
-    auth.insecureNoAuth;
+  if (auth.qstash !== undefined && auth.qstash?.qstash !== true)
+    invalid(
+      'auth.qstash',
+      'must be qstashVerifier({ currentSigningKey, nextSigningKey }) (from eddy)',
+      where,
+    );
+  const configured = auth.bearerSecret || auth.signingSecret || auth.qstash || auth.insecureNoAuth;
   if (!configured) {
     const message =
       'no credentials configured: set a bearer secret (e.g. CRON_SECRET), a signing secret or QStash keys';

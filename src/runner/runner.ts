@@ -14,19 +14,18 @@
 
 import { type Client, createClient } from '../client.js';
 import { Database } from '../driver/database.js';
-import type { Listener } from '../driver/driver.js';
-import { TickError, UnsupportedError } from '../errors.js';
+import { TickError } from '../errors.js';
 import type { JobState } from '../job.js';
-import { claimJobs, extendLeases } from '../ops/claim-jobs.js';
+import { claimJobs } from '../ops/claim-jobs.js';
 import { insertNotifyChannel } from '../ops/insert-jobs.js';
 import { recordOutcomes } from '../ops/record-outcomes.js';
-import { type Attempt, CancelRequested } from './attempt.js';
+import type { Attempt } from './attempt.js';
 import { abortGraceMs, tickDeadlines } from './deadlines.js';
 import { callHook, queueWaitMs } from './hooks.js';
+import type { HandOver, RunnerControl } from './long-lived.js';
 import { maintain } from './maintain.js';
-import { parseRiverNotification, riverChannels } from './notifications.js';
 import { createPeriodicEnqueuer } from './periodic-enqueuer.js';
-import { type Claimed, createPool, type Owner, type Pool, type Running, Slots } from './pool.js';
+import { type Claimed, createPool, type Pool, Slots } from './pool.js';
 import { createRecorder, type Finished } from './recorder.js';
 import {
   maxStatements,
@@ -66,13 +65,13 @@ export interface TickOptions {
   /** Run maintenance (default true). */
   maintenance?: boolean;
   /**
-   * A long-lived process that ticks again at once (`eddy/node` does): jobs still running at the
-   * deadline are handed to the next tick instead of being snoozed, the runner keeps their
-   * leases alive meanwhile, and a worker that ignores its abort keeps its job (stuck, see
-   * `hooks.onJobStuck`) instead of letting it run elsewhere. Call `tick` again within the
-   * runner's `leaseMarginMs`. Default false.
+   * A long-lived process that ticks again at once (`eddy/node` does), with one
+   * `createHandOver(runner)` for all its ticks: jobs still running at the deadline are handed
+   * to the next tick instead of being snoozed, their leases kept alive meanwhile, and a worker
+   * that ignores its abort keeps its job (stuck, see `hooks.onJobStuck`) instead of letting it
+   * run elsewhere.
    */
-  handOver?: boolean;
+  handOver?: HandOver;
   /**
    * While jobs run and the queues came back empty, claim again this often (a long-lived loop
    * without LISTEN). Default: not at all; the tick ends once its queues are empty and its jobs
@@ -114,32 +113,14 @@ export interface TickStats {
   errors: string[];
 }
 
-export interface ListenOptions {
-  /**
-   * Jobs became available in `queue` (a notification, or the listener connected again and
-   * notifications may have been missed: then `queue` is `*`). A loop sleeping between ticks
-   * wakes here.
-   */
-  onWake?(queue: string): void;
-  /** The listener lost its session (it reconnects by itself). */
-  onError?(error: unknown): void;
-}
-
 export interface Runner {
   readonly id: string;
   tick(options?: TickOptions): Promise<TickStats>;
-  /** Whether the driver keeps a session this runner can LISTEN on (`listen()`). */
-  readonly canListen?: boolean;
   /**
-   * LISTENs on River's `<schema>.river_insert` and `<schema>.river_control` (long-lived
-   * processes; `eddy/node` does it for you): jobs inserted by Eddy or Go River start at once in
-   * a running tick, a cancel of a job this runner runs fires its `AbortSignal` (the outcome is
-   * `cancelled`), and a pause stops claims from that queue and hands back its jobs not yet
-   * started. Needs a driver that keeps a session (pg, Neon WebSocket, postgres.js, PGlite);
-   * otherwise it throws `UnsupportedError` and ticks poll as before. Without a listener, a cancel
-   * of a running job is seen at the tick's next flush.
+   * What a long-lived process acts on (`createHandOver`, `listenForRiver`; `eddy/node` uses
+   * both). Unstable, like `eddy/driver`.
    */
-  listen?(options?: ListenOptions): Promise<Listener>;
+  readonly control?: RunnerControl;
 }
 
 function epoch(value: Date | number | undefined): number | undefined {
@@ -185,12 +166,6 @@ function count(stats: TickStats, finished: Finished, state: JobState | 'stale'):
 }
 
 /**
- * How often a long-lived runner renews the leases of jobs that outlive the tick that claimed
- * them (handed over, or stuck).
- */
-export const HEARTBEAT_MS = 5_000;
-
-/**
  * Creates a tick runner. The same runner serves a Cloudflare cron trigger, a Vercel cron route
  * or a Node loop; each calls `tick()` with its own budget.
  *
@@ -219,100 +194,30 @@ export function createRunner(options: RunnerOptions): Runner {
   const slots = new Slots(config.concurrency, config.queueConcurrency);
   /** Pools of the ticks running now. */
   const pools = new Set<Pool>();
-  /** Pools of long-lived ticks (`handOver`), whose attempts the heartbeat covers. */
-  const longLived = new Set<Pool>();
   let ticks = 0;
 
-  // Attempts a long-lived tick handed over, until the next tick adopts them; and the outcomes of
-  // those that ended meanwhile. The runner owns them in between.
-  const carried = new Set<Running>();
-  const carriedFinished: Finished[] = [];
-  const carrier: Owner = {
-    settle(running, outcome) {
-      if (!carried.delete(running)) return;
-      slots.give(running.job.queue);
-      carriedFinished.push({
-        job: running.job,
-        token: running.token,
-        outcome,
-        runMs: Math.max(0, performance.now() - running.startedAt),
-      });
+  // What long-lived processes (`long-lived.ts`) and River's notifications act on.
+  const control: RunnerControl = {
+    driver,
+    schema,
+    prefix,
+    queues: config.queueNames,
+    leaseMarginMs: config.leaseMarginMs,
+    clock,
+    slots,
+    wake(queue) {
+      for (const pool of pools) pool.wake(queue);
+    },
+    cancel(jobId) {
+      for (const pool of pools) pool.cancel(jobId);
+    },
+    pause(queue) {
+      for (const pool of pools) pool.pause(queue);
+    },
+    resume(queue) {
+      for (const pool of pools) pool.resume(queue);
     },
   };
-
-  // The heartbeat: renews the leases of attempts that outlive their tick, while there are any.
-  const heartbeatDb = new Database(driver);
-  let heartbeat: ReturnType<typeof setTimeout> | undefined;
-  const leaseRenewalMs = config.leaseMarginMs + 3 * HEARTBEAT_MS;
-  const renewLeases = async () => {
-    heartbeat = undefined;
-    const due = Date.now() + leaseRenewalMs / 2;
-    const held = [...carried, ...[...longLived].flatMap((pool) => [...pool.running])].filter(
-      (running) => running.leaseExpiresAt < due,
-    );
-    if (held.length > 0) {
-      try {
-        const extended = await extendLeases(
-          heartbeatDb,
-          prefix,
-          held.map((running) => ({ id: running.job.id, token: running.token })),
-          leaseRenewalMs,
-          clock?.(),
-        );
-        const until = Date.now() + leaseRenewalMs;
-        for (const running of held)
-          if (extended.has(String(running.job.id))) running.leaseExpiresAt = until;
-      } catch {
-        // The next beat tries again; a lease still has half its renewal left.
-      }
-    }
-    keepBeating();
-  };
-  const keepBeating = () => {
-    if (carried.size === 0 && longLived.size === 0) {
-      // Nothing outlives its tick: no timer may keep the process alive.
-      clearTimeout(heartbeat);
-      heartbeat = undefined;
-      return;
-    }
-    heartbeat ??= setTimeout(renewLeases, HEARTBEAT_MS);
-  };
-
-  const channels = riverChannels(schema);
-  const worked = new Set(config.queueNames);
-  async function listen(listenOptions: ListenOptions = {}): Promise<Listener> {
-    if (!driver.listen)
-      throw new UnsupportedError(
-        `${driver.name} keeps no session to LISTEN on; ticks poll instead (use node-postgres, Neon's WebSocket Pool, postgres.js or PGlite to start jobs the moment they are inserted)`,
-      );
-    const wake = (queue: string) => {
-      for (const pool of pools) pool.wake(queue === '*' ? undefined : queue);
-      listenOptions.onWake?.(queue);
-    };
-    return driver.listen([channels.insert, channels.control], {
-      onNotification({ channel, payload }) {
-        const event = parseRiverNotification(channel, payload, channels);
-        if (!event || (event.queue !== '*' && !worked.has(event.queue))) return;
-        if (event.action === 'insert') wake(event.queue);
-        else if (event.action === 'cancel') {
-          for (const pool of pools) pool.cancel(event.jobId);
-          for (const running of carried)
-            if (running.job.id === event.jobId)
-              running.attempt?.abort(
-                new CancelRequested('a cancel was requested while the job ran'),
-              );
-        } else if (event.action === 'pause') {
-          for (const pool of pools) pool.pause(event.queue);
-        } else {
-          for (const pool of pools) pool.resume(event.queue);
-          listenOptions.onWake?.(event.queue);
-        }
-      },
-      // Connected (again): what was sent meanwhile is lost, so look once.
-      onListening: () => wake('*'),
-      onError: listenOptions.onError,
-    });
-  }
 
   async function tick(tickOptions: TickOptions = {}): Promise<TickStats> {
     const startedAt = Date.now();
@@ -332,7 +237,6 @@ export function createRunner(options: RunnerOptions): Runner {
       tickOptions.maxStatements === undefined
         ? config.maxStatements
         : maxStatements('maxStatements', tickOptions.maxStatements, 'tick');
-    const handOver = tickOptions.handOver === true;
     const finish = () => {
       stats.statements = db.statementCount;
       stats.durationMs = Date.now() - startedAt;
@@ -377,10 +281,10 @@ export function createRunner(options: RunnerOptions): Runner {
         stats.flushes++;
       },
     });
-    // What ended between ticks is recorded by this one.
-    for (const finished of carriedFinished.splice(0)) recorder.add(finished);
-    const adopt = [...carried];
-    carried.clear();
+    // What an earlier tick handed over: still running (adopted), or ended meanwhile (recorded).
+    const handOver = tickOptions.handOver;
+    const adopted = handOver?.adopt();
+    for (const finished of adopted?.finished ?? []) recorder.add(finished);
 
     pool = createPool({
       workers,
@@ -395,8 +299,8 @@ export function createRunner(options: RunnerOptions): Runner {
       gracefulStopMs: tickOptions.gracefulStopMs,
       maxJobs: tickOptions.maxJobs ?? Number.POSITIVE_INFINITY,
       statementsLeft,
-      handOver,
-      adopt,
+      handOver: handOver !== undefined,
+      adopt: adopted?.running ?? [],
       repollMs: tickOptions.pollIntervalMs,
       recorder,
       claim: async (request) => {
@@ -440,24 +344,17 @@ export function createRunner(options: RunnerOptions): Runner {
       },
       onHandOver: (handed) => {
         stats.handedOver += handed.length;
-        for (const running of handed) {
-          running.owner = carrier;
-          carried.add(running);
-        }
+        handOver?.hold(handed);
       },
     });
     pools.add(pool);
-    if (handOver) {
-      longLived.add(pool);
-      keepBeating();
-    }
+    handOver?.enter(pool);
     let failure: Awaited<ReturnType<Pool['run']>>;
     try {
       failure = await pool.run();
     } finally {
       pools.delete(pool);
-      longLived.delete(pool);
-      keepBeating();
+      handOver?.leave(pool);
     }
     if (failure.record !== undefined) {
       throw new TickError(
@@ -476,5 +373,5 @@ export function createRunner(options: RunnerOptions): Runner {
     return finish();
   }
 
-  return { id, tick, listen, canListen: typeof driver.listen === 'function' };
+  return { id, tick, control };
 }
