@@ -94,7 +94,7 @@ export function createHandOver(runner: Runner): HandOver {
   const renewalMs = control.leaseMarginMs + 3 * HEARTBEAT_MS;
   const beat = async () => {
     timer = undefined;
-    const due = Date.now() + renewalMs / 2;
+    const due = Date.now() + Math.min(renewalMs / 2, 2 * HEARTBEAT_MS);
     const held = [...carried, ...[...pools].flatMap((pool) => [...pool.running])].filter(
       (running) => running.leaseExpiresAt < due,
     );
@@ -108,8 +108,11 @@ export function createHandOver(runner: Runner): HandOver {
           control.clock?.(),
         );
         const until = Date.now() + renewalMs;
+        // One not renewed is no longer this attempt's (rescued, finalized): stop renewing it.
         for (const running of held)
-          if (renewed.has(String(running.job.id))) running.leaseExpiresAt = until;
+          running.leaseExpiresAt = renewed.has(String(running.job.id))
+            ? until
+            : Number.POSITIVE_INFINITY;
       } catch {
         // The next beat tries again; each lease still has half its renewal left.
       }
@@ -123,7 +126,18 @@ export function createHandOver(runner: Runner): HandOver {
       timer = undefined;
       return;
     }
-    timer ??= setTimeout(beat, HEARTBEAT_MS);
+    if (timer) return;
+    // Every HEARTBEAT_MS, sooner when a lease would pass before then (short ticks and margins).
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const running of carried) earliest = Math.min(earliest, running.leaseExpiresAt);
+    // A pool's jobs are leased until its lease unless renewed since (jobs it claims later too).
+    const now = Date.now();
+    for (const pool of pools) {
+      if (pool.leaseUntil > now) earliest = Math.min(earliest, pool.leaseUntil);
+      for (const running of pool.running) earliest = Math.min(earliest, running.leaseExpiresAt);
+    }
+    const delay = Math.min(HEARTBEAT_MS, Math.max(250, (earliest - now) / 2));
+    timer = setTimeout(beat, delay);
   };
 
   return {

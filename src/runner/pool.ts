@@ -153,6 +153,8 @@ export interface PoolFailure {
 export interface Pool extends Owner {
   /** The attempts holding a slot in this pool. */
   readonly running: ReadonlySet<Running>;
+  /** The lease (epoch ms) of every job this pool claims. */
+  readonly leaseUntil: number;
   /** Claims, runs and records until the tick is over; returns what stopped it early, if anything. */
   run(): Promise<PoolFailure>;
   /** New jobs may be available (a LISTEN notification for `queue`, or any queue). */
@@ -250,6 +252,8 @@ export function createPool(options: PoolOptions): Pool {
     else if (!claimsOver && empty && options.repollMs !== undefined && !repollTimer) {
       repollTimer = setTimeout(() => {
         repollTimer = undefined;
+        // Also the moment to learn of a cancel while long jobs run and nothing else is recorded.
+        recorder.poke();
         pool.wake();
       }, options.repollMs);
     }
@@ -404,6 +408,7 @@ export function createPool(options: PoolOptions): Pool {
 
   const pool: Pool = {
     running,
+    leaseUntil: options.leaseUntil,
     async run() {
       slots.waiting.add(pump);
       const done = new Promise<void>((resolve) => {

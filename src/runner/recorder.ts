@@ -98,6 +98,11 @@ export interface Recorder {
    * its lease passes.
    */
   drain(): Promise<void>;
+  /**
+   * Asks, in a statement of its own, whether a cancel was requested for a running job, unless a
+   * flush is due anyway (a long-lived tick polling while its jobs run).
+   */
+  poke(): void;
   /** Stops the delay's timer (the tick is over). */
   close(): void;
 }
@@ -214,6 +219,12 @@ export function createRecorder(options: RecorderOptions): Recorder {
         await flush();
         if (failure !== undefined) throw failure;
       }
+    },
+    poke() {
+      if (inFlight || pending.length > 0 || failure !== undefined || !options.mayFlushEarly())
+        return;
+      const running = options.running();
+      if (running.length > 0) void flush();
     },
     close: stopTimer,
   };
