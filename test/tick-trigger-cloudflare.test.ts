@@ -32,7 +32,7 @@ describe('the Cloudflare adapter in Node', () => {
   const ctx = { waitUntil: (p: Promise<unknown>) => void running.push(p) };
   const states = async () => (await river.jobs()).map((row) => row.state);
   const eddy = () => createClient({ driver: river.driver, schema: river.schema });
-  const make = (options: { maxBodyBytes?: number } = {}) =>
+  const make = (options: { maxBodyBytes?: number; maxStatements?: number } = {}) =>
     createWorker<Env>({
       // Counts the ticks this isolate starts, whatever started them.
       runner: () => ({
@@ -194,5 +194,8 @@ describe('the Cloudflare adapter in Node', () => {
     expect(response.status).toBe(413);
     expect(await states()).toEqual(['available']);
     expect(() => make({ maxBodyBytes: 0 })).toThrow(/maxBodyBytes/);
+    expect(() => make({ maxStatements: 7 })).toThrow(
+      /maxStatements must be a whole number of at least 8/,
+    );
   });
 });

@@ -307,5 +307,13 @@ describe('Vercel tick route', () => {
         cronSecret: CRON_SECRET,
       }),
     ).toThrow(/maxBodyBytes/);
+    expect(() =>
+      createTickRoute({
+        runner: runner(),
+        maxDuration: 10,
+        maxStatements: 5,
+        cronSecret: CRON_SECRET,
+      }),
+    ).toThrow(/maxStatements must be a whole number of at least 8/);
   });
 });

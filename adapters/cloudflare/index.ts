@@ -119,6 +119,13 @@ export function createWorker<Env extends object>(
       { path: 'maxBodyBytes', message: 'must be a positive whole number of bytes' },
     ]);
   }
+  const fixed = options.maxStatements;
+  if (typeof fixed === 'number' && !(Number.isInteger(fixed) && fixed >= 8)) {
+    throw new ValidationError(
+      'createWorker: maxStatements must be a whole number of at least 8 (maintenance takes up to 5 statements, a claim and its flush 2 more)',
+      [{ path: 'maxStatements', message: 'must be a whole number of at least 8' }],
+    );
+  }
   const states = new WeakMap<Env, EnvState>();
   const stateFor = (env: Env): EnvState => {
     let state = states.get(env);

@@ -77,6 +77,13 @@ export function createTickRoute(options: TickRouteOptions): TickRoute {
       [{ path: 'maxBodyBytes', message: 'must be a positive whole number of bytes' }],
     );
   }
+  const { maxStatements } = options;
+  if (maxStatements !== undefined && !(Number.isInteger(maxStatements) && maxStatements >= 8)) {
+    throw new ValidationError(
+      'createTickRoute: maxStatements must be a whole number of at least 8 (maintenance takes up to 5 statements, a claim and its flush 2 more)',
+      [{ path: 'maxStatements', message: 'must be a whole number of at least 8' }],
+    );
+  }
   const wallLimitMs = options.maxDuration * 1000;
   // The platform ends the function at maxDuration: work until shortly before, keeping time to
   // record outcomes.
