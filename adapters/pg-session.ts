@@ -5,7 +5,10 @@
  */
 
 import type { Driver, QueryOptions, RawResult } from '../src/driver/index.js';
+import { hasEvents, listenOnClient, listenOnPool, type PgClientEvents } from './pg-listen.js';
 import { withSavepoint } from './savepoint.js';
+
+export type { PgClientEvents, PgNotification } from './pg-listen.js';
 
 interface PgQueryConfig {
   name?: string;
@@ -21,13 +24,17 @@ interface PgResult {
   rowCount: number | null;
 }
 
-/** The part of pg's `Client` / `PoolClient` that Eddy uses. */
+/**
+ * The part of pg's `Client` / `PoolClient` that Eddy uses. To listen, a Client also needs pg's
+ * events (`PgClientEvents`), which both pg and Neon have; without them the driver has no
+ * `listen`.
+ */
 export interface PgClientLike {
   query(config: PgQueryConfig): Promise<PgResult>;
 }
 
-/** The part of pg's `PoolClient` that Eddy uses. */
-export interface PgPoolClientLike extends PgClientLike {
+/** The part of pg's `PoolClient` that Eddy uses (its events only to listen). */
+export interface PgPoolClientLike extends PgClientLike, Partial<PgClientEvents> {
   release(destroy?: boolean | Error): void;
 }
 
@@ -147,6 +154,11 @@ function transactionDriver(name: string, client: PgClientLike): Driver {
  * A Pool checks out one connection per transaction (a batch is one, see `Database.batch`); a
  * Client is used directly and serialised; a client inside the caller's transaction uses
  * savepoints.
+ *
+ * `listen` over a Pool holds one of its connections for as long as the listener is open (size
+ * `max` for it) and replaces it when it drops; over a Client it LISTENs on that client, which
+ * cannot be replaced: a drop is reported through `onError` and the listener stays down. A
+ * client inside the caller's transaction has no `listen` (LISTEN there waits for COMMIT).
  */
 export function pgSession(
   name: string,
@@ -175,14 +187,29 @@ export function pgSession(
       query: (text, params = [], options) => run(pool, text, params, options),
       transaction: (fn) =>
         checkout((c) => withTransaction(c, () => fn(transactionDriver(name, c)))),
+      listen: (channels, handlers) =>
+        listenOnPool(name, pool, (c, text) => run(c, text, []), channels, handlers),
     };
   }
   const mutex = new Mutex();
-  return {
+  const driver: Driver = {
     name,
     capabilities: { interactiveTransactions: true, inTransaction: false },
     query: (text, params = [], options) => mutex.lock(() => run(client, text, params, options)),
     transaction: (fn) =>
       mutex.lock(() => withTransaction(client, () => fn(transactionDriver(name, client)))),
   };
+  if (hasEvents(client)) {
+    const events = client;
+    driver.listen = (channels, handlers) =>
+      listenOnClient(
+        name,
+        events,
+        (fn) => mutex.lock(fn),
+        (_, text) => run(client, text, []),
+        channels,
+        handlers,
+      );
+  }
+  return driver;
 }

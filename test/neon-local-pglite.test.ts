@@ -183,6 +183,69 @@ describe('Pool and Client over WebSockets, PGlite upstream', () => {
   });
 });
 
+describe('LISTEN / NOTIFY over WebSockets, PGlite upstream', () => {
+  /** A Client over the endpoint that records the notifications it receives. */
+  async function listeningClient() {
+    const client = new Client({ connectionString: endpoint.neonUrl() });
+    const heard: { channel: string; payload: string | undefined }[] = [];
+    client.on('notification', ({ channel, payload }) => heard.push({ channel, payload }));
+    await client.connect();
+    return { client, heard };
+  }
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 100));
+  const listening = async () =>
+    (await db.query<{ c: string }>('SELECT pg_listening_channels() AS c')).rows.map((r) => r.c);
+
+  it('delivers a NOTIFY to the connections that LISTEN, not to the one that sent it', async () => {
+    const a = await listeningClient();
+    const b = await listeningClient();
+    const sender = await listeningClient();
+    try {
+      await a.client.query('LISTEN "app.river_insert"; LISTEN "Up""per"');
+      await b.client.query('LISTEN "app.river_insert"');
+      await sender.client.query(
+        `SELECT pg_notify('app.river_insert', '{"queue":"q"}'), pg_notify('Up"per', 'u')`,
+      );
+      await db.query("SELECT pg_notify('app.river_insert', 'from the application')");
+      await settle();
+      expect(a.heard).toEqual([
+        { channel: 'app.river_insert', payload: '{"queue":"q"}' },
+        { channel: 'Up"per', payload: 'u' },
+        { channel: 'app.river_insert', payload: 'from the application' },
+      ]);
+      expect(b.heard).toEqual([
+        { channel: 'app.river_insert', payload: '{"queue":"q"}' },
+        { channel: 'app.river_insert', payload: 'from the application' },
+      ]);
+      expect(sender.heard).toEqual([]);
+    } finally {
+      await Promise.all([a.client.end(), b.client.end(), sender.client.end()]);
+    }
+  });
+
+  it("keeps PGlite listening while any connection does: one's UNLISTEN or exit deafens no other", async () => {
+    const a = await listeningClient();
+    const b = await listeningClient();
+    try {
+      await a.client.query('LISTEN shared; LISTEN only_a');
+      await b.client.query('LISTEN shared');
+      await a.client.query('UNLISTEN shared');
+      await sql`SELECT pg_notify('shared', 'one')`;
+      await settle();
+      expect(b.heard.map((n) => n.payload)).toEqual(['one']);
+      expect(a.heard).toEqual([]);
+      expect((await listening()).sort()).toEqual(['only_a', 'shared']);
+
+      await a.client.query('UNLISTEN *');
+      expect(await listening()).toEqual(['shared']);
+    } finally {
+      await Promise.all([a.client.end(), b.client.end()]);
+    }
+    await settle();
+    expect(await listening()).toEqual([]);
+  });
+});
+
 describe('embedded PGlite', () => {
   it('starts one when given neither a URL nor a PGlite, and closes it', async () => {
     const local = await createNeonLocal();

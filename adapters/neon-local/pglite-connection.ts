@@ -17,6 +17,11 @@
 
 import { Duplex } from 'node:stream';
 import {
+  NotificationRouter,
+  type Subscriber,
+  withoutNotifications,
+} from './pglite-notifications.js';
+import {
   errorResponse,
   lastReadyStatus,
   type Message,
@@ -36,6 +41,8 @@ export interface PGliteLike {
   runExclusive<T>(fn: () => Promise<T>): Promise<T>;
   /** PGlite's transaction mutex (taken by `query()` and `transaction()`); used when present. */
   _runExclusiveTransaction?<T>(fn: () => Promise<T>): Promise<T>;
+  /** Every notification PGlite receives; the endpoint routes them (pglite-notifications.ts). */
+  onNotification?(callback: (channel: string, payload: string) => void): () => void;
   close(): Promise<void>;
 }
 
@@ -46,7 +53,12 @@ const MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** Exclusive use of one PGlite, shared by every connection to it. */
 export class PgliteGate {
-  constructor(readonly db: PGliteLike) {}
+  /** Which connection listens on what: PGlite's one backend cannot tell them apart. */
+  readonly notifications: NotificationRouter;
+
+  constructor(readonly db: PGliteLike) {
+    this.notifications = new NotificationRouter(db);
+  }
 
   /** Waits until nothing else uses the database; resolves with the function that lets go. */
   acquire(): Promise<() => void> {
@@ -68,7 +80,7 @@ export class PgliteGate {
 }
 
 /** One client session on a PGlite, speaking the backend side of the wire protocol. */
-export class PgliteConnection extends Duplex {
+export class PgliteConnection extends Duplex implements Subscriber {
   private readonly reader = new MessageReader(MAX_MESSAGE_BYTES);
   private started = false;
   /** Set once the session is over; nothing more reaches PGlite. */
@@ -101,6 +113,11 @@ export class PgliteConnection extends Duplex {
   }
 
   override _read(): void {}
+
+  /** A notification on a channel this connection LISTENs on, between two of its messages. */
+  notify(frame: Buffer): void {
+    if (!this.closing && !this.destroyed) this.push(frame);
+  }
 
   override _write(
     chunk: Buffer,
@@ -162,7 +179,10 @@ export class PgliteConnection extends Duplex {
     if (!FRONTEND_TYPES.has(msg.type)) {
       throw new ProtocolError(`invalid frontend message type ${msg.frame[0]}`);
     }
-    await this.exec(msg.frame);
+    if (msg.type !== 'Q') return this.exec(msg.frame);
+    const { frame, released } = this.gate.notifications.query(this, msg.frame);
+    await this.exec(frame);
+    await this.unlisten(released);
   }
 
   /** Runs one message with the database held, and lets go once PGlite is idle again. */
@@ -170,7 +190,11 @@ export class PgliteConnection extends Duplex {
     this.release ??= await this.gate.acquire();
     if (this.closing) return;
     const response = await this.gate.db.execProtocolRaw(bytes);
-    if (response.length > 0 && !this.destroyed) this.push(Buffer.from(response));
+    // Notifications go to the connections that listen (the router), not to whoever caused them.
+    const reply = this.gate.notifications.active
+      ? withoutNotifications(response)
+      : Buffer.from(response);
+    if (reply.length > 0 && !this.destroyed) this.push(reply);
     const status = lastReadyStatus(response);
     // Without a ReadyForQuery the session is mid-sequence (Parse…Sync, COPY) and keeps the hold.
     if (status === 'I') this.letGo();
@@ -191,7 +215,25 @@ export class PgliteConnection extends Duplex {
   /** Ends the session once its queued work is done, finishing whatever it left open. */
   private endSession(): Promise<void> {
     this.closing = true;
-    return this.schedule(() => this.cleanUp());
+    const listened = this.gate.notifications.drop(this);
+    return this.schedule(async () => {
+      await this.cleanUp();
+      await this.unlisten(listened);
+    });
+  }
+
+  /** UNLISTENs what this session listened on and no other does: PGlite would go on listening. */
+  private async unlisten(channels: readonly string[]): Promise<void> {
+    if (channels.length === 0) return;
+    // Inside its transaction the session still holds the database (and the UNLISTEN waits for
+    // its COMMIT, as the client's own would); otherwise it takes it for this one statement.
+    const release = this.release ? undefined : await this.gate.acquire();
+    try {
+      const query = this.gate.notifications.unlistenUnheld(channels);
+      if (query) await this.gate.db.execProtocolRaw(query);
+    } finally {
+      release?.();
+    }
   }
 
   private async cleanUp(): Promise<void> {
@@ -212,11 +254,14 @@ export class PgliteConnection extends Duplex {
   private async fail(error: unknown): Promise<void> {
     const text = error instanceof Error ? error.message : String(error);
     const code = error instanceof ProtocolError ? '08P01' : '58000';
+    let listened: string[] = [];
     if (!this.closing) {
       this.closing = true;
+      listened = this.gate.notifications.drop(this);
       this.push(errorResponse('FATAL', code, text));
       this.endOfStream();
     }
     await this.cleanUp().catch(() => this.letGo());
+    await this.unlisten(listened).catch(() => undefined);
   }
 }

@@ -86,6 +86,7 @@ export function pgliteUpstream(db: PGliteLike, closeDb: boolean): Upstream {
     open: () => WireSession.open(new PgliteConnection(gate), defaults),
     connect: () => new PgliteConnection(gate),
     async close() {
+      gate.notifications.close();
       if (closeDb) await db.close();
     },
   };

@@ -8,6 +8,11 @@
  * import { neonWebSocket } from 'eddy/neon-websocket';
  * const driver = neonWebSocket(new Pool({ connectionString: env.DATABASE_URL }));
  * ```
+ *
+ * `driver.listen(channels, handlers)` works as in `eddy/node-postgres`: over a Pool, on one
+ * WebSocket connection of its own, replaced whenever it drops; over a Client, on that client,
+ * which cannot reconnect: a drop is reported through `onError` and the listener stays down.
+ * Only where a WebSocket may stay open (Node, a long-lived server): a Worker's request ends it.
  */
 
 import type { Driver } from '../../src/driver/index.js';

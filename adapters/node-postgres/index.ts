@@ -10,6 +10,11 @@
  * ```
  * Inside your own transaction, pass the client and say so:
  * `nodePostgres(client, { inTransaction: true })`.
+ *
+ * `driver.listen(channels, handlers)`: over a Pool, on one connection of its own for as long as
+ * the listener is open (count it in `max`), replaced whenever it drops. Over a plain Client, on
+ * that client: it cannot reconnect (its queries are dead too), so a drop is reported through
+ * `onError` and the listener stays down; make a new Client and a new driver to listen again.
  */
 
 import type { Driver } from '../../src/driver/index.js';

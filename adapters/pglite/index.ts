@@ -2,6 +2,12 @@
  * PGlite adapter: PostgreSQL compiled to WebAssembly, in-process. The embedded default for local
  * development and the demo.
  *
+ * `listen` (on a PGlite instance) hears NOTIFYs sent through the same instance. It sends its
+ * own quoted LISTEN / UNLISTEN and reads `onNotification`, rather than `db.listen`, which in
+ * PGlite 0.5 sends the name as raw SQL (a dot is a syntax error, upper case folds) and whose
+ * unlisten sends it unquoted again. In-process, the session never drops: `onError` is never
+ * called.
+ *
  * @example
  * ```ts
  * import { PGlite } from '@electric-sql/pglite';
@@ -11,7 +17,17 @@
  * ```
  */
 
-import type { Driver, RawResult } from '../../src/driver/index.js';
+import {
+  assertChannelNames,
+  type Driver,
+  guardHandlers,
+  type Listener,
+  type ListenHandlers,
+  listenStatement,
+  type RawResult,
+  sharedChannels,
+  unlistenStatement,
+} from '../../src/driver/index.js';
 import { withSavepoint } from '../savepoint.js';
 
 type Parser = (text: string) => unknown;
@@ -36,6 +52,8 @@ export interface PGliteLike {
   transaction?<T>(fn: (tx: PGliteLike) => Promise<T>): Promise<T>;
   parsers?: Record<number, unknown>;
   serializers?: Record<number, unknown>;
+  /** Every notification the instance receives; returns the function that stops it. */
+  onNotification?(callback: (channel: string, payload: string) => void): () => void;
 }
 
 // PGlite picks a parser or serializer by type OID and falls back to text for any it lacks, so
@@ -100,10 +118,55 @@ function pgliteDriver(db: PGliteLike, options: OptionsSource): Driver {
   const savepoint = <T>(fn: () => Promise<T>) => withSavepoint((sql) => db.query(sql), fn);
   const scoped = <T>(fn: (tx: PGliteLike) => Promise<T>): Promise<T> =>
     db.transaction ? db.transaction(fn) : savepoint(() => fn(db));
-  return {
+  const driver: Driver = {
     name: 'pglite',
     capabilities: { interactiveTransactions: true, inTransaction },
     query: (text, params = []) => run(db, options, text, params),
     transaction: (fn) => scoped((tx) => fn(pgliteDriver(tx, options))),
+  };
+  if (!inTransaction && typeof db.onNotification === 'function')
+    driver.listen = (channels, handlers) => listen(db, channels, handlers);
+  return driver;
+}
+
+async function listen(
+  db: PGliteLike,
+  channels: readonly string[],
+  listenHandlers: ListenHandlers,
+): Promise<Listener> {
+  const names = assertChannelNames(channels, 'pglite: listen');
+  const handlers = guardHandlers(listenHandlers, names);
+  const subscribe = db.onNotification as NonNullable<PGliteLike['onNotification']>;
+  const off = subscribe.call(db, (channel, payload) => handlers.notification(channel, payload));
+  // One instance is one session, which other listeners (Eddy's) may share: UNLISTEN only what
+  // no other one holds.
+  const unlisten = async (unheld: readonly string[]) => {
+    off();
+    for (const channel of unheld) await db.query(unlistenStatement(channel)).catch(() => undefined);
+  };
+  const done: string[] = [];
+  try {
+    for (const channel of names) {
+      await db.query(listenStatement(channel));
+      done.push(channel);
+    }
+  } catch (error) {
+    handlers.close();
+    sharedChannels.add(db, done);
+    await unlisten(sharedChannels.remove(db, done));
+    throw error;
+  }
+  sharedChannels.add(db, names);
+  handlers.listening();
+
+  let closing: Promise<void> | undefined;
+  return {
+    close() {
+      if (!closing) {
+        handlers.close();
+        closing = unlisten(sharedChannels.remove(db, names));
+      }
+      return closing;
+    },
   };
 }

@@ -53,31 +53,6 @@ export interface DriverCapabilities {
   readonly inTransaction: boolean;
 }
 
-/** A notification received on a LISTEN channel. */
-export interface Notification {
-  readonly channel: string;
-  readonly payload: string;
-}
-
-export interface ListenHandlers {
-  /** A notification arrived on one of the channels. A throwing handler must not break the listener. */
-  onNotification(notification: Notification): void;
-  /**
-   * LISTEN is in effect: after the first connect and again after every reconnect. Notifications
-   * sent while disconnected are lost, so a consumer polls once here.
-   */
-  onListening?(): void;
-  /**
-   * The session dropped, or a reconnect attempt failed; the listener keeps retrying (backoff
-   * from ~100 ms doubling to 5 s, with jitter) until closed.
-   */
-  onError?(error: unknown): void;
-}
-
-export interface Listener {
-  close(): Promise<void>;
-}
-
 /**
  * A Postgres client as the core sees it. A driver implements `transaction` or, when it has no
  * interactive transactions, `batch`: the core needs one of them for atomic writes, and builds
@@ -111,10 +86,61 @@ export interface Driver {
    */
   batch?(statements: readonly Statement[]): Promise<RawResult[]>;
   /**
-   * LISTENs on `channels` over a session the driver keeps, delivering notifications as they
-   * arrive; resolves once LISTEN is in effect, rejects (leaving nothing open) if that first
-   * attempt fails, and reconnects by itself after that. Absent for drivers without a session
-   * (Neon HTTP, the query-builder adapters).
+   * LISTENs on `channels` until the returned `Listener` is closed. Resolves once LISTEN is in
+   * effect for every channel (after one `onListening`); rejects, leaving nothing open, when that
+   * first attempt fails. Afterwards a listener whose session drops reconnects by itself where
+   * the driver can (see the adapter's doc comment). Channel names are identifiers of at most 63
+   * bytes, used exactly as given (no case folding); others are refused with `ValidationError`.
+   *
+   * Only drivers that keep a session have it: not Neon HTTP, nor the query-builder adapters,
+   * nor a driver inside a transaction (LISTEN there takes effect at COMMIT, and never on
+   * ROLLBACK).
+   *
+   * @example
+   * ```ts
+   * const listener = await driver.listen?.(['river_insert'], {
+   *   onNotification: ({ channel, payload }) => console.log(channel, JSON.parse(payload)),
+   *   onListening: () => pollOnce(), // notifications sent while disconnected are lost
+   * });
+   * await listener?.close();
+   * ```
    */
   listen?(channels: readonly string[], handlers: ListenHandlers): Promise<Listener>;
+}
+
+/** One NOTIFY as the listener received it. */
+export interface Notification {
+  readonly channel: string;
+  /** `''` when the NOTIFY had none. */
+  readonly payload: string;
+}
+
+/**
+ * What a listener calls. What a handler throws is dropped (catch inside it to see it): a
+ * throwing handler must not break the listener, nor the driver that delivered the message.
+ */
+export interface ListenHandlers {
+  /** A notification arrived on one of the channels. A throwing handler must not break the listener. */
+  onNotification(notification: Notification): void;
+  /**
+   * LISTEN is in effect: after the first connect and again after every reconnect.
+   * Notifications sent while disconnected are lost, so a consumer polls once here.
+   */
+  onListening?(): void;
+  /**
+   * The session dropped, or a reconnect attempt failed; the listener keeps retrying (backoff
+   * from ~100 ms doubling to 5 s, with jitter) until closed. A listener on a single client that
+   * cannot reconnect (a plain node-postgres `Client`) reports the drop here and stays down.
+   */
+  onError?(error: unknown): void;
+}
+
+/** A LISTEN in effect; see `Driver.listen`. */
+export interface Listener {
+  /**
+   * Stops for good: UNLISTEN where the session lives on, releases or destroys what the listener
+   * holds, leaves no timer behind. No handler is called once it was called; calling it again
+   * does nothing.
+   */
+  close(): Promise<void>;
 }

@@ -5,6 +5,7 @@
  * code uses the adapters (`eddy/node-postgres`, `eddy/neon-http`, …) and the root export.
  */
 
+export { assertChannelNames, listenStatement, unlistenStatement } from './channel-name.js';
 export { Database, type Query, type Result, type Row } from './database.js';
 export type {
   Driver,
@@ -17,5 +18,12 @@ export type {
   RawResult,
   Statement,
 } from './driver.js';
+export {
+  type GuardedHandlers,
+  guardHandlers,
+  reconnectDelay,
+  sharedChannels,
+  waitAtMost,
+} from './listening.js';
 export { assertSchemaName } from './schema-name.js';
 export { decodeValue, encodeParam, type Param, parseTimestamp } from './values.js';
