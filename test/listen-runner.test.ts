@@ -129,7 +129,6 @@ for (const setup of selectedListenSetups()) {
     it('aborts a running job at once when another session cancels it as River does', async () => {
       const { job } = await client().insert('held', {});
       await startedWithin(job.id, performance.now());
-      const at = performance.now();
       // River's JobCancel for a running job: mark it, then tell its runner.
       await sql(
         `UPDATE ${schema}.river_job SET metadata = metadata || jsonb_build_object('cancel_attempted_at', now()) WHERE id = $1`,
