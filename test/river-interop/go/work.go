@@ -52,6 +52,33 @@ type overlapArgs struct {
 
 func (overlapArgs) Kind() string { return "overlap" }
 
+// parity, parity_fail, parity_snooze, parity_cancel: what both languages' workers do alike, so
+// that the rows each leaves can be compared field by field. All record output {"n": n} when
+// they complete; _fail fails its first attempt, _snooze snoozes once (1 s), _cancel cancels.
+type parityArgs struct {
+	N int `json:"n"`
+}
+
+func (parityArgs) Kind() string { return "parity" }
+
+type parityFailArgs parityArgs
+
+func (parityFailArgs) Kind() string { return "parity_fail" }
+
+type paritySnoozeArgs parityArgs
+
+func (paritySnoozeArgs) Kind() string { return "parity_snooze" }
+
+type parityCancelArgs parityArgs
+
+func (parityCancelArgs) Kind() string { return "parity_cancel" }
+
+func snoozed(metadata []byte) bool {
+	var m map[string]any
+	_ = json.Unmarshal(metadata, &m)
+	return m["snoozes"] != nil
+}
+
 // go_block: runs until its context ends (a JobCancel, the client stopping), then returns its
 // error. No timeout.
 type blockArgs struct{}
@@ -103,9 +130,7 @@ func work(ctx context.Context, args []string) error {
 		return nil
 	}))
 	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[snoozeOnceArgs]) error {
-		var metadata map[string]any
-		_ = json.Unmarshal(job.Metadata, &metadata)
-		if metadata["snoozes"] == nil {
+		if !snoozed(job.Metadata) {
 			return river.JobSnooze(200 * time.Millisecond)
 		}
 		return nil
@@ -126,6 +151,24 @@ func work(ctx context.Context, args []string) error {
 		return sleep(ctx, job.Args.SleepMs)
 	}))
 	river.AddWorker(workers, &blockWorker{record: record})
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[parityArgs]) error {
+		return river.RecordOutput(ctx, map[string]any{"n": job.Args.N})
+	}))
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[parityFailArgs]) error {
+		if job.Attempt == 1 {
+			return errors.New("parity failed attempt 1")
+		}
+		return river.RecordOutput(ctx, map[string]any{"n": job.Args.N})
+	}))
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[paritySnoozeArgs]) error {
+		if !snoozed(job.Metadata) {
+			return river.JobSnooze(time.Second)
+		}
+		return river.RecordOutput(ctx, map[string]any{"n": job.Args.N})
+	}))
+	river.AddWorker(workers, river.WorkFunc(func(ctx context.Context, job *river.Job[parityCancelArgs]) error {
+		return river.JobCancel(errors.New("parity cancelled"))
+	}))
 
 	queueConfig := map[string]river.QueueConfig{}
 	for _, entry := range strings.Split(*queues, ",") {
