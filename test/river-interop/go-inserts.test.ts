@@ -13,59 +13,16 @@ import type { Driver } from '../../src/driver/driver.js';
 import { createRunner } from '../../src/runner/runner.js';
 import { type StartedNeonLocal, startNeonLocal } from '../support/neon-local.js';
 import { DATABASE_URL } from '../support/postgres.js';
-import { type GoJob, goInsert, startGoWorker } from './support/go.js';
+import { goInsert, startGoWorker } from './support/go.js';
 import { type InteropSchema, interopSchema, waitFor } from './support/interop.js';
 import {
+  goJobs,
   parityWorkers,
   type SettledRow,
   settledRows,
   tickUntilSettled,
   unsettled,
 } from './support/parity.js';
-
-const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
-
-/** One of each thing Go River's client can insert, in one Insert call each or one InsertMany. */
-function goJobs(): { one: GoJob[]; many: GoJob[] } {
-  const byState = ['available', 'pending', 'running', 'scheduled'];
-  return {
-    one: [
-      { kind: 'parity', args: { n: 1 } },
-      { kind: 'parity', args: { n: 10 }, unique: { by_args: true } },
-      { kind: 'parity', args: { n: 10 }, unique: { by_args: true } },
-      { kind: 'parity', args: { n: 11 }, unique: { by_period_ms: 3_600_000 } },
-      { kind: 'parity', args: { n: 11 }, unique: { by_period_ms: 3_600_000 } },
-      {
-        kind: 'parity',
-        args: { n: 12 },
-        queue: 'other',
-        unique: { by_queue: true, by_args: true },
-      },
-      {
-        kind: 'parity',
-        args: { n: 12 },
-        queue: 'other',
-        unique: { by_queue: true, by_args: true },
-      },
-      { kind: 'parity', args: { n: 13 }, unique: { by_args: true, by_state: byState } },
-      { kind: 'parity', args: { n: 13 }, unique: { by_args: true, by_state: byState } },
-      { kind: 'parity', args: { n: 20 }, scheduled_at: inSeconds(2) },
-      { kind: 'parity', args: { n: 21 }, scheduled_at: inSeconds(3600) },
-      { kind: 'parity', args: { n: 30 }, pending: true },
-      { kind: 'parity_fail', args: { n: 40 }, max_attempts: 3 },
-      { kind: 'parity_snooze', args: { n: 50 } },
-      { kind: 'parity_cancel', args: { n: 60 } },
-    ],
-    many: [1, 2, 3, 4].map((priority) => ({
-      kind: 'parity',
-      args: { n: 100 + priority },
-      priority,
-      queue: priority % 2 ? 'default' : 'other',
-      tags: [`prio${priority}`, 'from-go'],
-      metadata: { source: 'go', nested: { priority } },
-    })),
-  };
-}
 
 async function insertFromGo(schema: InteropSchema) {
   const { one, many } = goJobs();

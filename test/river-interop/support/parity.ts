@@ -9,9 +9,12 @@
  */
 
 import type pg from 'pg';
+import type { InsertManyItem } from '../../../src/client.js';
+import type { JobState } from '../../../src/job.js';
 import { JobCancel, JobSnooze } from '../../../src/job-outcome.js';
 import type { Runner } from '../../../src/runner/runner.js';
 import { defineWorker } from '../../../src/worker.js';
+import type { GoJob } from './go.js';
 import { sleep } from './interop.js';
 
 type ParityArgs = { n: number };
@@ -82,4 +85,75 @@ export async function settledRows(pool: pg.Pool, schema: string): Promise<Settle
      FROM ${schema}.river_job ORDER BY kind, args::text, queue, id`,
   );
   return rows;
+}
+
+/** An ISO time `s` seconds from now. */
+export const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
+
+/** One of each thing Go River's client can insert, in one Insert call each or one InsertMany. */
+export function goJobs(): { one: GoJob[]; many: GoJob[] } {
+  const byState = ['available', 'pending', 'running', 'scheduled'];
+  return {
+    one: [
+      { kind: 'parity', args: { n: 1 } },
+      { kind: 'parity', args: { n: 10 }, unique: { by_args: true } },
+      { kind: 'parity', args: { n: 10 }, unique: { by_args: true } },
+      { kind: 'parity', args: { n: 11 }, unique: { by_period_ms: 3_600_000 } },
+      { kind: 'parity', args: { n: 11 }, unique: { by_period_ms: 3_600_000 } },
+      {
+        kind: 'parity',
+        args: { n: 12 },
+        queue: 'other',
+        unique: { by_queue: true, by_args: true },
+      },
+      {
+        kind: 'parity',
+        args: { n: 12 },
+        queue: 'other',
+        unique: { by_queue: true, by_args: true },
+      },
+      { kind: 'parity', args: { n: 13 }, unique: { by_args: true, by_state: byState } },
+      { kind: 'parity', args: { n: 13 }, unique: { by_args: true, by_state: byState } },
+      { kind: 'parity', args: { n: 20 }, scheduled_at: inSeconds(2) },
+      { kind: 'parity', args: { n: 21 }, scheduled_at: inSeconds(3600) },
+      { kind: 'parity', args: { n: 30 }, pending: true },
+      { kind: 'parity_fail', args: { n: 40 }, max_attempts: 3 },
+      { kind: 'parity_snooze', args: { n: 50 } },
+      { kind: 'parity_cancel', args: { n: 60 } },
+    ],
+    many: [1, 2, 3, 4].map((priority) => ({
+      kind: 'parity',
+      args: { n: 100 + priority },
+      priority,
+      queue: priority % 2 ? 'default' : 'other',
+      tags: [`prio${priority}`, 'from-go'],
+      metadata: { source: 'go', nested: { priority } },
+    })),
+  };
+}
+
+/** The same job as Eddy's client inserts it. */
+export function asEddyItem(job: GoJob): InsertManyItem<[]> {
+  const unique = job.unique
+    ? {
+        ...(job.unique.by_args ? { byArgs: true } : {}),
+        ...(job.unique.by_period_ms ? { byPeriodMs: job.unique.by_period_ms } : {}),
+        ...(job.unique.by_queue ? { byQueue: true } : {}),
+        ...(job.unique.by_state ? { byState: job.unique.by_state as JobState[] } : {}),
+      }
+    : undefined;
+  return {
+    kind: job.kind,
+    args: job.args ?? {},
+    options: {
+      ...(job.queue ? { queue: job.queue } : {}),
+      ...(job.priority ? { priority: job.priority } : {}),
+      ...(job.max_attempts ? { maxAttempts: job.max_attempts } : {}),
+      ...(job.tags ? { tags: job.tags } : {}),
+      ...(job.metadata ? { metadata: job.metadata as Record<string, unknown> } : {}),
+      ...(job.scheduled_at ? { scheduledAt: new Date(job.scheduled_at) } : {}),
+      ...(job.pending ? { pending: true } : {}),
+      ...(unique ? { unique } : {}),
+    },
+  };
 }
