@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 )
 
@@ -26,6 +27,8 @@ type insertSpec struct {
 	// Many: one InsertMany call for every job; otherwise one Insert per job, in order.
 	Many bool      `json:"many"`
 	Jobs []jobSpec `json:"jobs"`
+	// Now, when set, is River's clock (Config.Test.Time), as unique periods read it.
+	Now *time.Time `json:"now"`
 }
 
 type jobSpec struct {
@@ -39,10 +42,11 @@ type jobSpec struct {
 	ScheduledAt *time.Time      `json:"scheduled_at"`
 	Pending     bool            `json:"pending"`
 	Unique      *struct {
-		ByArgs     bool                 `json:"by_args"`
-		ByPeriodMs int64                `json:"by_period_ms"`
-		ByQueue    bool                 `json:"by_queue"`
-		ByState    []rivertype.JobState `json:"by_state"`
+		ByArgs      bool                 `json:"by_args"`
+		ByPeriodMs  int64                `json:"by_period_ms"`
+		ByQueue     bool                 `json:"by_queue"`
+		ByState     []rivertype.JobState `json:"by_state"`
+		ExcludeKind bool                 `json:"exclude_kind"`
 	} `json:"unique"`
 }
 
@@ -64,10 +68,11 @@ func (j jobSpec) params() river.InsertManyParams {
 	}
 	if j.Unique != nil {
 		opts.UniqueOpts = river.UniqueOpts{
-			ByArgs:   j.Unique.ByArgs,
-			ByPeriod: time.Duration(j.Unique.ByPeriodMs) * time.Millisecond,
-			ByQueue:  j.Unique.ByQueue,
-			ByState:  j.Unique.ByState,
+			ByArgs:      j.Unique.ByArgs,
+			ByPeriod:    time.Duration(j.Unique.ByPeriodMs) * time.Millisecond,
+			ByQueue:     j.Unique.ByQueue,
+			ByState:     j.Unique.ByState,
+			ExcludeKind: j.Unique.ExcludeKind,
 		}
 	}
 	return river.InsertManyParams{Args: rawArgs{j.Kind, args}, InsertOpts: opts}
@@ -95,7 +100,11 @@ func insert(ctx context.Context, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	client, err := c.client(pool)
+	config := &river.Config{Schema: c.schema, Logger: logger()}
+	if spec.Now != nil {
+		config.Test.Time = fixedTime{*spec.Now}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), config)
 	if err != nil {
 		return err
 	}
@@ -124,3 +133,9 @@ func insert(ctx context.Context, args []string) error {
 	}
 	return json.NewEncoder(os.Stdout).Encode(results)
 }
+
+// fixedTime is a stopped clock for River's Config.Test.Time.
+type fixedTime struct{ at time.Time }
+
+func (f fixedTime) Now() time.Time       { return f.at }
+func (f fixedTime) NowOrNil() *time.Time { return &f.at }

@@ -82,15 +82,26 @@ export interface GoJob {
   metadata?: unknown;
   scheduled_at?: string;
   pending?: boolean;
-  unique?: { by_args?: boolean; by_period_ms?: number; by_queue?: boolean; by_state?: string[] };
+  unique?: {
+    by_args?: boolean;
+    by_period_ms?: number;
+    by_queue?: boolean;
+    by_state?: string[];
+    exclude_kind?: boolean;
+  };
 }
 
-/** Inserts with River's `Insert` (one call per job) or `InsertMany` (`many`). */
+/**
+ * Inserts with River's `Insert` (one call per job) or `InsertMany` (`many`); `now` stops River's
+ * clock (unique periods). A string is the spec as JSON text, for args JSON.stringify would
+ * change (integers beyond 2^53).
+ */
 export async function goInsert(
   target: GoTarget,
-  spec: { jobs: GoJob[]; many?: boolean },
+  spec: { jobs: GoJob[]; many?: boolean; now?: string } | string,
 ): Promise<{ id: number; skipped: boolean }[]> {
-  const result = await runGo('insert', targetFlags(target), JSON.stringify(spec));
+  const text = typeof spec === 'string' ? spec : JSON.stringify(spec);
+  const result = await runGo('insert', targetFlags(target), text);
   if (result.code !== 0) throw new Error(`river-interop insert: ${result.stderr}`);
   return JSON.parse(result.stdout);
 }

@@ -140,6 +140,7 @@ export function asEddyItem(job: GoJob): InsertManyItem<[]> {
         ...(job.unique.by_period_ms ? { byPeriodMs: job.unique.by_period_ms } : {}),
         ...(job.unique.by_queue ? { byQueue: true } : {}),
         ...(job.unique.by_state ? { byState: job.unique.by_state as JobState[] } : {}),
+        ...(job.unique.exclude_kind ? { excludeKind: true } : {}),
       }
     : undefined;
   return {
