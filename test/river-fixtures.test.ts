@@ -256,6 +256,29 @@ describe("River's snooze counters and metadata keys in PostgreSQL", () => {
     expect(rows[0].attempt_type).toBe('number');
   });
 
+  it('qualifies the insert channel with the current schema when none is named, where River listens', async () => {
+    const scoped = new pg.Pool({
+      connectionString: DATABASE_URL,
+      max: 1,
+      options: `-c search_path=${river.schema}`,
+    });
+    const listener = new pg.Client({ connectionString: DATABASE_URL });
+    await listener.connect();
+    const channels: string[] = [];
+    listener.on('notification', (n) => channels.push(n.channel));
+    try {
+      await listener.query(`LISTEN "${river.schema}.river_insert"`);
+      const { nodePostgres } = await import('../adapters/node-postgres/index.js');
+      await createClient({ driver: nodePostgres(scoped), notify: true }).insert('unscoped', {});
+      await listener.query('SELECT 1');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      await listener.end();
+      await scoped.end();
+    }
+    expect(channels).toEqual([`${river.schema}.river_insert`]);
+  });
+
   it("sends the insert notification's exact payload", async () => {
     const listener = new pg.Client({ connectionString: DATABASE_URL });
     await listener.connect();
@@ -271,8 +294,11 @@ describe("River's snooze counters and metadata keys in PostgreSQL", () => {
     } finally {
       await listener.end();
     }
+    // The fixture's object, in the bytes River's client writes (`{"queue": %q}`; the bytes
+    // Go River sends are compared in test/river-interop/control.test.ts).
+    expect(payloads.map((p) => JSON.parse(p.payload ?? ''))).toEqual([spec?.payload]);
     expect(payloads).toEqual([
-      { channel: `${river.schema}.river_insert`, payload: JSON.stringify(spec?.payload) },
+      { channel: `${river.schema}.river_insert`, payload: '{"queue": "priority"}' },
     ]);
   });
 });
