@@ -14,9 +14,8 @@
  * What takes the room (minified):
  * - `import { z } from 'zod'` keeps zod's whole namespace, every locale included (~450 KB);
  *   `import * as z from 'zod'` lets esbuild drop what is unused (~90 KB); `zod/mini` less still.
- * - cron-parser reads crontab files with `fs`; its `browser` field maps `fs` away, so the
- *   Workers conditions leave that module out and no `nodejs_compat` is needed. Its dependency
- *   luxon (~70 KB, time zones for cron expressions) stays.
+ * - Cron schedules are Eddy's own (src/runner/cron-schedule.ts, time zones through `Intl`), so
+ *   no cron or time-zone library is bundled.
  * - @neondatabase/serverless (~145 KB) is the largest part; it ships pre-bundled.
  */
 

@@ -4,7 +4,7 @@
  *
  * Compatible with River's own migrator in both directions: each version is recorded in
  * `river_migration`, in the same transaction, the way River's migrator records it (before
- * version 5 without `line`), so River sees version 7 on a database Eddy migrated; and Eddy
+ * version 5 without `line`), so River sees version 8 on a database Eddy migrated; and Eddy
  * reads what River recorded, applying only the versions missing from it.
  *
  * Each version is one atomic `batch` (one transaction), so this works over every driver,
@@ -25,7 +25,7 @@ import {
   readMigrationTarget,
 } from './ops/migrations.js';
 
-/** The newest version of River's `main` line that Eddy ships (7). */
+/** The newest version of River's `main` line that Eddy ships (8, as River 0.50 and later). */
 export const LATEST_MIGRATION_VERSION: number = migrations.length;
 
 export interface MigrateOptions {
@@ -34,14 +34,14 @@ export interface MigrateOptions {
    * session's current schema (the first existing schema on its `search_path`).
    */
   schema?: string;
-  /** Stop after this version (1–7). Defaults to the latest. */
+  /** Stop after this version (1–8). Defaults to the latest. */
   targetVersion?: number;
 }
 
 export interface MigrateResult {
   /** Versions this call applied, in order (empty when the schema was up to date). */
   applied: number[];
-  /** Highest version of line `main` now recorded (may exceed 7 if River went further). */
+  /** Highest version of line `main` now recorded (may exceed 8 if River went further). */
   version: number;
 }
 
@@ -52,7 +52,7 @@ export interface MigrateResult {
  * @example
  * ```ts
  * const { applied, version } = await migrate(nodePostgres(pool), { schema: 'jobs' });
- * // first run: applied [1, 2, 3, 4, 5, 6, 7], version 7; later runs: applied []
+ * // first run: applied [1, 2, 3, 4, 5, 6, 7, 8], version 8; later runs: applied []
  * ```
  */
 export async function migrate(

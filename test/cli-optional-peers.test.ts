@@ -227,14 +227,14 @@ describe('eddy neon-local without pg', () => {
     });
     try {
       const banner = await running.printed;
-      expect(banner).toMatch(/River schema migrated from version 0 to 7/);
+      expect(banner).toMatch(/River schema migrated from version 0 to 8/);
       const url = /DATABASE_URL=(\S+)/.exec(banner)?.[1] as string;
       configureNeonDriver();
       const http = await neon(url)`SELECT max(version)::int AS v FROM river_migration`;
       const pool = new Pool({ connectionString: url });
       const { rows } = await pool.query('SELECT 40 + 2 AS answer');
       await pool.end();
-      expect({ http, ws: rows }).toEqual({ http: [{ v: 7 }], ws: [{ answer: 42 }] });
+      expect({ http, ws: rows }).toEqual({ http: [{ v: 8 }], ws: [{ answer: 42 }] });
       running.child.kill('SIGTERM');
       expect((await running.exited).code).toBe(0);
     } finally {
@@ -296,9 +296,9 @@ describe('eddy migrate without pg', () => {
     }).exited;
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
     expect(stdout).toBe(
-      'River schema migrated from version 0 to 7 (applied 1, 2, 3, 4, 5, 6, 7)\n',
+      'River schema migrated from version 0 to 8 (applied 1, 2, 3, 4, 5, 6, 7, 8)\n',
     );
-    expect(await version()).toBe(7);
+    expect(await version()).toBe(8);
   });
 
   it("uses the runtime's own WebSocket without ws", async () => {
@@ -308,7 +308,7 @@ describe('eddy migrate without pg', () => {
       nodeFlags: [...flag, ...settings],
     }).exited;
     expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    expect(stdout).toBe('River schema is at version 7; nothing to apply\n');
+    expect(stdout).toBe('River schema is at version 8; nothing to apply\n');
   });
 
   // Only where there is no global WebSocket (Node 20 without the flag); not registered elsewhere.

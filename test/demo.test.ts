@@ -70,7 +70,7 @@ function expectTicksWorkedEverything(output: string) {
 describe('npm run demo', () => {
   it.concurrent('runs the example Worker on an embedded PGlite when DATABASE_URL is unset', async () => {
     const { code, output } = await runDemo({ DATABASE_URL: undefined });
-    expect(output).toMatch(/database: an embedded PGlite .* River schema v7 \(applied 1, 2/);
+    expect(output).toMatch(/database: an embedded PGlite .* River schema v8 \(applied 1, 2/);
     expectTicksWorkedEverything(output);
     expect(code).toBe(0);
   }, 110_000);
@@ -79,7 +79,7 @@ describe('npm run demo', () => {
     const database = await createDatabase('eddy_demo');
     try {
       const { code, output } = await runDemo({ DATABASE_URL: database.url });
-      expect(output).toMatch(/database: PostgreSQL at [^,]+, River schema v7/);
+      expect(output).toMatch(/database: PostgreSQL at [^,]+, River schema v8/);
       expectTicksWorkedEverything(output);
       expect(code).toBe(0);
 

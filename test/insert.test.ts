@@ -366,8 +366,8 @@ for (const setup of selectedSetups()) {
         ]);
         await new Promise((resolve) => setTimeout(resolve, 200));
         expect(received.map((r) => r.payload).sort()).toEqual([
-          '{"queue":"alpha"}',
-          '{"queue":"beta"}',
+          '{"queue": "alpha"}',
+          '{"queue": "beta"}',
         ]);
         expect(received.every((r) => r.channel === `${schema}.river_insert`)).toBe(true);
       } finally {

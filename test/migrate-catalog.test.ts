@@ -39,9 +39,9 @@ describe("River's schema", () => {
     await database.drop();
   });
 
-  it('is what River 001-007 produce, in public', async () => {
+  it('is what River 001-008 produce, in public', async () => {
     const driver = nodePostgres(pool);
-    expect(await migrate(driver)).toEqual({ applied: [1, 2, 3, 4, 5, 6, 7], version: 7 });
+    expect(await migrate(driver)).toEqual({ applied: [1, 2, 3, 4, 5, 6, 7, 8], version: 8 });
     expect(await readCatalog(driver)).toEqual(RIVER_CATALOG);
   });
 
@@ -50,8 +50,8 @@ describe("River's schema", () => {
     await pool.query('CREATE SCHEMA river_custom');
     const publicBefore = await readCatalog(driver, 'public');
     expect(await migrate(driver, { schema: 'river_custom' })).toEqual({
-      applied: [1, 2, 3, 4, 5, 6, 7],
-      version: 7,
+      applied: [1, 2, 3, 4, 5, 6, 7, 8],
+      version: 8,
     });
     expect(await readCatalog(driver, 'river_custom')).toEqual(RIVER_CATALOG);
     expect(await readCatalog(driver, 'public')).toEqual(publicBefore);

@@ -90,13 +90,13 @@ describe('eddy migrate --print', () => {
     ]) {
       expect(stdout).toContain(`-- ${name}\nBEGIN;\n`);
     }
-    expect(stdout.match(/^COMMIT;$/gm)).toHaveLength(7);
+    expect(stdout.match(/^COMMIT;$/gm)).toHaveLength(8);
   });
 
   it('scopes the script to --schema', async () => {
     const { code, stdout } = await eddyMigrate('--print', '--schema', 'jobs');
     expect(code).toBe(0);
-    expect(stdout.match(/^SET LOCAL search_path TO "jobs";$/gm)).toHaveLength(7);
+    expect(stdout.match(/^SET LOCAL search_path TO "jobs";$/gm)).toHaveLength(8);
   });
 
   it('refuses a schema name that is not a plain identifier', async () => {
@@ -191,13 +191,13 @@ describe('eddy migrate --database-url', () => {
     const first = await eddyMigrate('--database-url', database.url);
     expect(first).toEqual({
       code: 0,
-      stdout: 'River schema migrated from version 0 to 7 (applied 1, 2, 3, 4, 5, 6, 7)\n',
+      stdout: 'River schema migrated from version 0 to 8 (applied 1, 2, 3, 4, 5, 6, 7, 8)\n',
       stderr: '',
     });
     const second = await eddyMigrate('--database-url', database.url);
     expect(second).toEqual({
       code: 0,
-      stdout: 'River schema is at version 7; nothing to apply\n',
+      stdout: 'River schema is at version 8; nothing to apply\n',
       stderr: '',
     });
     const client = new pg.Client({ connectionString: database.url });
@@ -206,7 +206,7 @@ describe('eddy migrate --database-url', () => {
       "SELECT max(version)::int AS v FROM public.river_migration WHERE line = 'main'",
     );
     await client.end();
-    expect(rows).toEqual([{ v: 7 }]);
+    expect(rows).toEqual([{ v: 8 }]);
   });
 
   it('uses $DATABASE_URL without --database-url, and the flag over it', async () => {
@@ -214,7 +214,7 @@ describe('eddy migrate --database-url', () => {
     const fromEnv = await withDatabaseUrlEnv(database.url, () => eddyMigrate());
     expect(fromEnv).toEqual({
       code: 0,
-      stdout: 'River schema migrated from version 0 to 7 (applied 1, 2, 3, 4, 5, 6, 7)\n',
+      stdout: 'River schema migrated from version 0 to 8 (applied 1, 2, 3, 4, 5, 6, 7, 8)\n',
       stderr: '',
     });
     const flagWins = await withDatabaseUrlEnv('postgres://postgres@127.0.0.1:1/test', () =>
@@ -222,7 +222,7 @@ describe('eddy migrate --database-url', () => {
     );
     expect(flagWins).toEqual({
       code: 0,
-      stdout: 'River schema is at version 7; nothing to apply\n',
+      stdout: 'River schema is at version 8; nothing to apply\n',
       stderr: '',
     });
   });
@@ -235,7 +235,7 @@ describe('eddy migrate --database-url', () => {
     const outcome = await eddyMigrate('--database-url', database.url, '--schema', 'jobs');
     expect(outcome.code).toBe(0);
     expect(outcome.stdout).toBe(
-      'River schema in schema jobs migrated from version 0 to 7 (applied 1, 2, 3, 4, 5, 6, 7)\n',
+      'River schema in schema jobs migrated from version 0 to 8 (applied 1, 2, 3, 4, 5, 6, 7, 8)\n',
     );
   });
 });

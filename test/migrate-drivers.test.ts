@@ -14,7 +14,7 @@ import { RIVER_CATALOG, readCatalog } from './support/river-catalog.js';
 
 for (const setup of selectedSetups()) {
   describe(`migrate through ${setup.name}`, () => {
-    it('installs River version 7 once, even when raced', async () => {
+    it('installs River version 8 once, even when raced', async () => {
       const { driver, close } = await setup.open();
       try {
         await expectMigrateConformance(driver);
@@ -30,9 +30,9 @@ describe('migrate on PGlite', () => {
     const db = new PGlite();
     try {
       const driver = pglite(db);
-      expect(await migrate(driver)).toEqual({ applied: [1, 2, 3, 4, 5, 6, 7], version: 7 });
+      expect(await migrate(driver)).toEqual({ applied: [1, 2, 3, 4, 5, 6, 7, 8], version: 8 });
       expect(await readCatalog(driver)).toEqual(RIVER_CATALOG);
-      expect(await migrate(driver)).toEqual({ applied: [], version: 7 });
+      expect(await migrate(driver)).toEqual({ applied: [], version: 8 });
     } finally {
       await db.close();
     }

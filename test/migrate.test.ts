@@ -80,15 +80,15 @@ describe('migrate', () => {
       applied: [1, 2, 3],
       version: 3,
     });
-    expect(await migrate(driver, { schema })).toEqual({ applied: [4, 5, 6, 7], version: 7 });
+    expect(await migrate(driver, { schema })).toEqual({ applied: [4, 5, 6, 7, 8], version: 8 });
     const catalog = await readCatalog(driver, schema);
     const recorded = await rows(
       `SELECT line, version, created_at::text FROM ${schema}.river_migration ORDER BY version`,
     );
-    expect(await migrate(driver, { schema })).toEqual({ applied: [], version: 7 });
+    expect(await migrate(driver, { schema })).toEqual({ applied: [], version: 8 });
     expect(await migrate(driver, { schema, targetVersion: 4 })).toEqual({
       applied: [],
-      version: 7,
+      version: 8,
     });
     expect(await readCatalog(driver, schema)).toEqual(catalog);
     expect(
@@ -97,7 +97,7 @@ describe('migrate', () => {
       ),
     ).toEqual(recorded);
     expect(recorded.map((r) => [r.line, r.version])).toEqual(
-      [1, 2, 3, 4, 5, 6, 7].map((v) => ['main', String(v)]),
+      [1, 2, 3, 4, 5, 6, 7, 8].map((v) => ['main', String(v)]),
     );
   });
 
@@ -106,14 +106,14 @@ describe('migrate', () => {
     const pools = [1, 2, 3, 4].map(() => new pg.Pool({ connectionString: DATABASE_URL, max: 1 }));
     try {
       const results = await Promise.all(pools.map((p) => migrate(nodePostgres(p), { schema })));
-      for (const result of results) expect(result.version).toBe(7);
-      expect(results.flatMap((r) => r.applied).sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      for (const result of results) expect(result.version).toBe(8);
+      expect(results.flatMap((r) => r.applied).sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
     expect(await readCatalog(nodePostgres(pool), schema)).toEqual(RIVER_CATALOG);
     expect(await rows(`SELECT count(*)::int AS n FROM ${schema}.river_migration`)).toEqual([
-      { n: 7 },
+      { n: 8 },
     ]);
   });
 
@@ -126,8 +126,8 @@ describe('migrate', () => {
     );
     try {
       const results = await Promise.all(pools.map((p) => migrate(nodePostgres(p), { schema })));
-      for (const result of results) expect(result.version).toBe(7);
-      expect(results.flatMap((r) => r.applied).sort()).toEqual([1, 2, 3, 4, 5, 6, 7]);
+      for (const result of results) expect(result.version).toBe(8);
+      expect(results.flatMap((r) => r.applied).sort()).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
     } finally {
       await Promise.all(pools.map((p) => p.end()));
     }
@@ -159,10 +159,10 @@ describe('migrate', () => {
     });
     try {
       expect(await migrate(nodePostgres(scoped))).toEqual({
-        applied: [1, 2, 3, 4, 5, 6, 7],
-        version: 7,
+        applied: [1, 2, 3, 4, 5, 6, 7, 8],
+        version: 8,
       });
-      expect(await getMigrationVersion(nodePostgres(scoped))).toBe(7);
+      expect(await getMigrationVersion(nodePostgres(scoped))).toBe(8);
     } finally {
       await scoped.end();
     }
@@ -171,7 +171,7 @@ describe('migrate', () => {
 });
 
 describe('migrate on a database River left at an older version', () => {
-  it('brings version 4 to 7 and keeps every job, queue, leader and migration record', async () => {
+  it('brings version 4 to 8 and keeps every job, queue, leader and migration record', async () => {
     const schema = await freshSchema();
     const driver = nodePostgres(pool);
     await migrate(driver, { schema, targetVersion: 4 });
@@ -181,7 +181,7 @@ describe('migrate on a database River left at an older version', () => {
       `SELECT version, created_at::text FROM ${schema}.river_migration ORDER BY version`,
     );
 
-    expect(await migrate(driver, { schema })).toEqual({ applied: [5, 6, 7], version: 7 });
+    expect(await migrate(driver, { schema })).toEqual({ applied: [5, 6, 7, 8], version: 8 });
 
     expect(await snapshot(schema)).toEqual(before);
     expect(before.jobs).toHaveLength(4);
@@ -193,11 +193,11 @@ describe('migrate on a database River left at an older version', () => {
       `SELECT line, version, created_at::text FROM ${schema}.river_migration ORDER BY version`,
     );
     expect(recordedAfter.slice(0, 4)).toEqual(recordedBefore.map((r) => ({ line: 'main', ...r })));
-    expect(recordedAfter.map((r) => r.version)).toEqual(['1', '2', '3', '4', '5', '6', '7']);
+    expect(recordedAfter.map((r) => r.version)).toEqual(['1', '2', '3', '4', '5', '6', '7', '8']);
     expect(await readCatalog(driver, schema)).toEqual(RIVER_CATALOG);
   });
 
-  it('brings version 5 to 7, keeping jobs made unique by (kind, unique_key)', async () => {
+  it('brings version 5 to 8, keeping jobs made unique by (kind, unique_key)', async () => {
     const schema = await freshSchema();
     const driver = nodePostgres(pool);
     await migrate(driver, { schema, targetVersion: 5 });
@@ -216,7 +216,7 @@ describe('migrate on a database River left at an older version', () => {
     );
     const before = await snapshot(schema);
 
-    expect(await migrate(driver, { schema })).toEqual({ applied: [6, 7], version: 7 });
+    expect(await migrate(driver, { schema })).toEqual({ applied: [6, 7, 8], version: 8 });
 
     expect(await snapshot(schema)).toEqual(before);
     expect(
@@ -227,7 +227,7 @@ describe('migrate on a database River left at an older version', () => {
     expect(await readCatalog(driver, schema)).toEqual(RIVER_CATALOG);
   });
 
-  it('brings version 6 to 7, keeping jobs unique by (unique_key, unique_states)', async () => {
+  it('brings version 6 to 8, keeping jobs unique by (unique_key, unique_states)', async () => {
     const schema = await freshSchema();
     const driver = nodePostgres(pool);
     await migrate(driver, { schema, targetVersion: 6 });
@@ -241,7 +241,7 @@ describe('migrate on a database River left at an older version', () => {
       `SELECT id, encode(unique_key, 'hex') AS key, unique_states FROM ${schema}.river_job ORDER BY id`,
     );
 
-    expect(await migrate(driver, { schema })).toEqual({ applied: [7], version: 7 });
+    expect(await migrate(driver, { schema })).toEqual({ applied: [7, 8], version: 8 });
 
     expect(await snapshot(schema)).toEqual(before);
     expect(
@@ -255,6 +255,23 @@ describe('migrate on a database River left at an older version', () => {
       ),
     ).rejects.toMatchObject({ constraint: 'river_job_unique_idx' });
     expect(await readCatalog(driver, schema)).toEqual(RIVER_CATALOG);
+  });
+
+  it('brings version 7 (River before 0.50) to 8, recording it and changing nothing else', async () => {
+    const schema = await freshSchema();
+    const driver = nodePostgres(pool);
+    await migrate(driver, { schema, targetVersion: 7 });
+    await insertJobsAsRiverV4(schema);
+    const before = await snapshot(schema);
+    const catalogBefore = await readCatalog(driver, schema);
+
+    expect(await migrate(driver, { schema })).toEqual({ applied: [8], version: 8 });
+
+    expect(await snapshot(schema)).toEqual(before);
+    expect(await readCatalog(driver, schema)).toEqual(catalogBefore);
+    expect(
+      await rows(`SELECT line, version FROM ${schema}.river_migration WHERE version = 8`),
+    ).toEqual([{ line: 'main', version: '8' }]);
   });
 });
 
@@ -290,7 +307,7 @@ describe('migrate failures', () => {
     ).toEqual([{ tgname: 'river_notify' }]);
 
     await pool.query(`DROP TABLE ${schema}.river_queue`);
-    expect(await migrate(driver, { schema })).toEqual({ applied: [4, 5, 6, 7], version: 7 });
+    expect(await migrate(driver, { schema })).toEqual({ applied: [4, 5, 6, 7, 8], version: 8 });
     expect(await readCatalog(driver, schema)).toEqual(RIVER_CATALOG);
   });
 
@@ -311,7 +328,7 @@ describe('migrate failures', () => {
         await expect(migrate(driver, { schema })).rejects.toBeInstanceOf(ValidationError);
         expect(() => migrationSql({ schema })).toThrow(ValidationError);
       }
-      for (const targetVersion of [0, 8, 2.5, Number.NaN]) {
+      for (const targetVersion of [0, 9, 2.5, Number.NaN]) {
         await expect(migrate(driver, { targetVersion })).rejects.toBeInstanceOf(ValidationError);
       }
       await expect(migrate(driver, { schema: 'a'.repeat(63) })).rejects.toBeInstanceOf(
@@ -351,10 +368,10 @@ describe('migrationSql', () => {
   it('prints a script that psql-style execution turns into River’s schema, recorded', async () => {
     const schema = await freshSchema();
     const script = migrationSql({ schema });
-    expect(script.match(/^BEGIN;$/gm)).toHaveLength(7);
-    expect(script.match(/^COMMIT;$/gm)).toHaveLength(7);
+    expect(script.match(/^BEGIN;$/gm)).toHaveLength(8);
+    expect(script.match(/^COMMIT;$/gm)).toHaveLength(8);
     expect(script.match(new RegExp(`^SET LOCAL search_path TO "${schema}";$`, 'gm'))).toHaveLength(
-      7,
+      8,
     );
 
     // pg sends a query without parameters as one simple-protocol message, as psql -f would.
@@ -362,7 +379,7 @@ describe('migrationSql', () => {
 
     const driver = nodePostgres(pool);
     expect(await readCatalog(driver, schema)).toEqual(RIVER_CATALOG);
-    expect(await migrate(driver, { schema })).toEqual({ applied: [], version: 7 });
+    expect(await migrate(driver, { schema })).toEqual({ applied: [], version: 8 });
   });
 
   it('stops at targetVersion and, without a schema, leaves the search_path alone', () => {

@@ -169,13 +169,13 @@ describe('eddy neon-local', () => {
     try {
       const settings = await started(running);
       expect(running.stdout()).toMatch(
-        new RegExp(`River schema in schema ${schema} migrated from version 0 to 7`),
+        new RegExp(`River schema in schema ${schema} migrated from version 0 to 8`),
       );
       Object.assign(neonConfig, { fetchEndpoint: settings.fetchEndpoint });
       const rows = await neon(settings.url).query(
         `SELECT max(version)::int AS v FROM ${schema}.river_migration`,
       );
-      expect(rows).toEqual([{ v: 7 }]);
+      expect(rows).toEqual([{ v: 8 }]);
       running.child.kill('SIGTERM');
       expect((await running.exited).code).toBe(0);
     } finally {
@@ -255,13 +255,13 @@ describe('eddy neon-local', () => {
     try {
       const settings = await started(running);
       expect(running.stdout()).toMatch(/embedded in-memory PGlite/);
-      expect(running.stdout()).toMatch(/River schema migrated from version 0 to 7/);
+      expect(running.stdout()).toMatch(/River schema migrated from version 0 to 8/);
       expect(await queryThrough(settings)).toEqual({
         http: { answer: 42 },
         ws: { who: 'postgres' },
       });
       const rows = await neon(settings.url)`SELECT max(version)::int AS v FROM river_migration`;
-      expect(rows).toEqual([{ v: 7 }]);
+      expect(rows).toEqual([{ v: 8 }]);
       running.child.kill('SIGINT');
       expect((await running.exited).code).toBe(0);
     } finally {

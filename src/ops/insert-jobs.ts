@@ -197,7 +197,10 @@ export async function insertJobs(
   return statement.read(rows);
 }
 
-/** River's insert notification channel: `river_insert`, schema-qualified when there is one. */
+/**
+ * River's insert notification channel: `<schema>.river_insert`; without a schema, `river_insert`,
+ * which the statement qualifies with the session's current schema as River does.
+ */
 export function insertNotifyChannel(schema: string | undefined): string {
   return `${schema ? `${schema}.` : ''}river_insert`;
 }

@@ -4,12 +4,12 @@
  * overlapping ticks, repeated ticks and several deployments insert it once between them.
  */
 
-import { CronExpressionParser } from 'cron-parser';
 import { invalid, refuseUnknownKeys, ValidationError } from '../errors.js';
 import type { InsertItem, InsertOptions } from '../insert/prepare-job.js';
 import { formatIssuePath } from '../insert/standard-schema.js';
 import type { AnyJobKind } from '../job-kind.js';
 import type { Worker } from '../worker.js';
+import { parseSchedule } from './cron-schedule.js';
 
 export type CatchUp = 'none' | 'latest' | 'all';
 
@@ -19,9 +19,13 @@ export interface PeriodicJobDefinition {
   kind: string | AnyJobKind;
   /** Args for each run, or a function returning them. Default `{}`. */
   args?: Record<string, unknown> | ((slot: Date) => Record<string, unknown>);
-  /** A cron expression (5 or 6 fields, `@hourly` …) or a fixed interval. */
+  /**
+   * A cron expression in River's dialect (5 fields, `@hourly`, `@every 90s`, a `CRON_TZ=`
+   * prefix; Eddy also takes 6 fields with seconds first) or a fixed interval. `@every` and
+   * `everyMs` slots are multiples of the interval since the Unix epoch.
+   */
   schedule: string | { everyMs: number };
-  /** IANA time zone for cron expressions. Default UTC. */
+  /** Time zone for cron expressions: an IANA name or an offset such as `+05:30`. Default UTC. */
   timezone?: string;
   /** Also enqueue one run when this runner starts (its first tick), whatever the schedule. */
   runOnStart?: boolean;
@@ -101,26 +105,19 @@ export function definePeriodicJob(definition: PeriodicJobDefinition): PeriodicJo
     if (!Number.isFinite(value) || value < 0) invalid(field, 'must be ≥ 0 ms', where);
   }
 
-  let latestAt: (now: Date) => Date;
-  let before: (slot: Date) => Date;
+  let latestAt: (now: Date) => Date | undefined;
+  let before: (slot: Date) => Date | undefined;
   const { schedule } = definition;
   if (typeof schedule === 'string') {
-    const options = { tz: definition.timezone ?? 'UTC' };
-    try {
-      CronExpressionParser.parse(schedule, { ...options, currentDate: new Date() }).prev();
-    } catch (error) {
+    const parsed = parseSchedule(schedule, { timezone: definition.timezone, where });
+    if (parsed.next(new Date()) === undefined)
       invalid(
         'schedule',
-        `'${schedule}' is not a valid cron expression (or time zone '${options.tz}' is unknown): ${(error as Error).message}`,
+        `'${schedule}' never comes due: no time in the next five years matches it`,
         where,
       );
-    }
-    const prevOf = (at: Date) =>
-      CronExpressionParser.parse(schedule, { ...options, currentDate: at })
-        .prev()
-        .toDate();
-    latestAt = (now) => prevOf(new Date(now.getTime() + 1)); // a slot at exactly `now` counts
-    before = (slot) => prevOf(slot);
+    latestAt = (now) => parsed.previous(new Date(now.getTime() + 1)); // a slot at exactly `now` counts
+    before = (slot) => parsed.previous(slot);
   } else if (
     schedule &&
     typeof schedule === 'object' &&
@@ -140,13 +137,14 @@ export function definePeriodicJob(definition: PeriodicJobDefinition): PeriodicJo
     definition: { ...definition, name },
     dueSlots(now) {
       const latest = latestAt(now);
+      if (!latest) return [];
       const age = now.getTime() - latest.getTime();
       if (catchUp === 'none') return age <= graceMs ? [latest] : [];
       if (catchUp === 'latest') return age <= windowMs ? [latest] : [];
       const slots: Date[] = [];
       for (
-        let slot = latest;
-        now.getTime() - slot.getTime() <= windowMs && slots.length < MAX_SLOTS;
+        let slot: Date | undefined = latest;
+        slot && now.getTime() - slot.getTime() <= windowMs && slots.length < MAX_SLOTS;
         slot = before(slot)
       ) {
         slots.unshift(slot);
@@ -226,6 +224,9 @@ export async function slotKey(name: string, slot: Date): Promise<Uint8Array> {
   return new Uint8Array(digest);
 }
 
+/** River's metadata key naming the periodic job that inserted a row. */
+const PERIODIC_JOB_ID_KEY = 'river:periodic_job_id';
+
 /** Every state: a slot's job blocks its slot for as long as the row exists. */
 export const SLOT_UNIQUE_STATES = '11111111';
 
@@ -253,6 +254,8 @@ export async function periodicInserts(
           scheduledAt: slot,
           metadata: {
             ...(base.metadata ?? {}),
+            // River's key for the periodic job a row came from, as River's enqueuer writes it.
+            [PERIODIC_JOB_ID_KEY]: job.name,
             periodic: job.name,
             periodic_slot: slot.toISOString(),
           },
@@ -268,7 +271,12 @@ export async function periodicInserts(
         args: argsFor(now),
         options: {
           ...base,
-          metadata: { ...(base.metadata ?? {}), periodic: job.name, periodic_run_on_start: true },
+          metadata: {
+            ...(base.metadata ?? {}),
+            [PERIODIC_JOB_ID_KEY]: job.name,
+            periodic: job.name,
+            periodic_run_on_start: true,
+          },
         },
       });
     }

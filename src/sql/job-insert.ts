@@ -26,19 +26,25 @@ const returning = `RETURNING id, kind, queue, state::text AS state, priority, ma
     scheduled_at, created_at, args, tags, metadata, (xmax <> 0) AS skipped`;
 
 /**
- * Notifies Go River listeners (`<schema>.river_insert`, payload `{"queue":"…"}`) once per queue
+ * Notifies Go River listeners (`<schema>.river_insert`, payload `{"queue": "…"}`, byte for byte
+ * what River's client sends: its `fmt.Sprintf("{\"queue\": %q}")`) once per queue
  * that received a job available now. Evaluated through a scalar subquery so it runs in the same
- * statement, only when rows were inserted.
+ * statement, only when rows were inserted. An unqualified channel is qualified with the
+ * session's current schema, as River qualifies the channel it LISTENs on when its client names
+ * no schema (`public.river_insert`, not `river_insert`).
  */
 const notify = `, notified AS (
-  SELECT pg_notify($NOTIFY_CHANNEL::text, '{"queue":' || to_json(q.queue)::text || '}')
+  SELECT pg_notify(
+    CASE WHEN strpos($NOTIFY_CHANNEL::text, '.') > 0 OR current_schema() IS NULL THEN $NOTIFY_CHANNEL::text
+      ELSE current_schema() || '.' || $NOTIFY_CHANNEL::text END,
+    '{"queue": ' || to_json(q.queue)::text || '}')
   FROM (SELECT DISTINCT queue FROM inserted WHERE state = 'available' AND NOT skipped) q
 )`;
 
 /** Adds the notification (channel in $13) when asked. */
 function wrap(insert: string, withNotify: boolean): string {
   if (!withNotify) return insert;
-  return `WITH inserted AS (${insert})${notify.replace('$NOTIFY_CHANNEL', '$13')}
+  return `WITH inserted AS (${insert})${notify.replaceAll('$NOTIFY_CHANNEL', '$13')}
 SELECT inserted.*, (SELECT count(*) FROM notified) AS notified FROM inserted`;
 }
 

@@ -49,7 +49,8 @@ RETURNING d.discard`;
 
 /**
  * Rescues jobs claimed by an Eddy runner whose lease has passed: the claiming invocation is
- * certainly dead, so the attempt failed. Retryable with River's backoff, or discarded at
+ * certainly dead, so the attempt failed, and `river:rescue_count` grows by one as River's
+ * rescuer counts it. Retryable with River's backoff, or discarded at
  * max_attempts, or cancelled when River's JobCancel asked for it. Jobs run by Go River carry no
  * Eddy token and are left to River's own rescuer. `lease` holds the SQL that reads a token
  * (`ops/lease.ts`): `isLease` (a well-formed Eddy token, so a foreign entry that merely starts
@@ -79,6 +80,10 @@ SET state = CASE
     finalized_at = CASE WHEN j.metadata ? 'cancel_attempted_at' OR j.attempt >= j.max_attempts THEN ${clock(2)} END,
     scheduled_at = CASE WHEN j.metadata ? 'cancel_attempted_at' OR j.attempt >= j.max_attempts THEN j.scheduled_at
       ELSE ${clock(2)} + (power(coalesce(cardinality(j.errors), 0) + 1, 4) * (0.9 + random() * 0.2)) * interval '1 second' END,
+    -- River's rescuer counts rescues here too (its JobRescueMany), so River UI shows them.
+    metadata = j.metadata || jsonb_build_object('river:rescue_count',
+      coalesce(CASE WHEN jsonb_typeof(j.metadata->'river:rescue_count') = 'number'
+        THEN trunc((j.metadata->>'river:rescue_count')::numeric) END, 0) + 1),
     errors = array_append(j.errors, jsonb_build_object(
       'at', to_char(${clock(2)} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
       'attempt', j.attempt,

@@ -314,4 +314,16 @@ ALTER TABLE river_queue ALTER COLUMN updated_at SET DEFAULT CURRENT_TIMESTAMP;
 INSERT INTO river_migration (line, version) VALUES ('main', 7);
 `,
   },
+  {
+    version: 8,
+    name: '008_job_id_autoincrement',
+    sql: `-- River migration line \`main\`, version 8 (River 0.50 and later). On PostgreSQL it changes
+-- nothing: River added it for SQLite, whose job ids could be reused without AUTOINCREMENT,
+-- while PostgreSQL's sequence already never hands an id out twice. River's own file for
+-- PostgreSQL is a no-op as well. Recorded so that River's migrator sees this schema as up to
+-- date and does not try to apply it.
+
+INSERT INTO river_migration (line, version) VALUES ('main', 8);
+`,
+  },
 ];

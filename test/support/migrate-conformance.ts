@@ -3,7 +3,7 @@
  * any `Driver` — including the Neon adapters through a local Neon endpoint:
  *
  * ```ts
- * it('migrates to River version 7', () => expectMigrateConformance(neonHttp(sql)));
+ * it('migrates to River version 8', () => expectMigrateConformance(neonHttp(sql)));
  * ```
  *
  * It works in fresh schemas it creates and drops through the driver itself, so it needs no
@@ -17,10 +17,10 @@ import { getMigrationVersion, migrate } from '../../src/migrate.js';
 import { uniqueName } from './postgres.js';
 import { RIVER_CATALOG, readCatalog } from './river-catalog.js';
 
-const ALL_VERSIONS = [1, 2, 3, 4, 5, 6, 7];
+const ALL_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8];
 
 /**
- * Migrates fresh schemas through `driver` and asserts: River's catalog at version 7, versions
+ * Migrates fresh schemas through `driver` and asserts: River's catalog at version 8, versions
  * recorded as River records them, a second run applies nothing, and concurrent runs all
  * succeed without applying any version twice.
  */
@@ -32,19 +32,19 @@ export async function expectMigrateConformance(driver: Driver): Promise<void> {
   await db.query(`CREATE SCHEMA ${raced}`);
   try {
     expect(await getMigrationVersion(driver, { schema })).toBe(0);
-    expect(await migrate(driver, { schema })).toEqual({ applied: ALL_VERSIONS, version: 7 });
+    expect(await migrate(driver, { schema })).toEqual({ applied: ALL_VERSIONS, version: 8 });
     expect(await readCatalog(driver, schema)).toEqual(RIVER_CATALOG);
     const { rows } = await db.query(
       `SELECT line, version FROM ${schema}.river_migration ORDER BY version`,
     );
     expect(rows).toEqual(ALL_VERSIONS.map((v) => ({ line: 'main', version: BigInt(v) })));
 
-    expect(await migrate(driver, { schema })).toEqual({ applied: [], version: 7 });
-    expect(await getMigrationVersion(driver, { schema })).toBe(7);
+    expect(await migrate(driver, { schema })).toEqual({ applied: [], version: 8 });
+    expect(await getMigrationVersion(driver, { schema })).toBe(8);
     expect(await readCatalog(driver, schema)).toEqual(RIVER_CATALOG);
 
     const results = await Promise.all([1, 2, 3].map(() => migrate(driver, { schema: raced })));
-    for (const result of results) expect(result.version).toBe(7);
+    for (const result of results) expect(result.version).toBe(8);
     const applied = results.flatMap((r) => r.applied).sort((a, b) => a - b);
     expect(applied).toEqual(ALL_VERSIONS);
     expect(await readCatalog(driver, raced)).toEqual(RIVER_CATALOG);
