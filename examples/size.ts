@@ -14,8 +14,11 @@
  * What takes the room (minified):
  * - `import { z } from 'zod'` keeps zod's whole namespace, every locale included (~450 KB);
  *   `import * as z from 'zod'` lets esbuild drop what is unused (~90 KB); `zod/mini` less still.
- * - Cron schedules are Eddy's own (src/runner/cron-schedule.ts, time zones through `Intl`), so
- *   no cron or time-zone library is bundled.
+ * - A Worker with periodic jobs carries cron-parser and its luxon (~100 KB; River's dialect is
+ *   read by src/runner/cron-schedule.ts, the times computed by cron-parser); one without them
+ *   (the README's) does not.
+ * - `eddy/cloudflare` builds its app with `hono/tiny` (the smallest preset: ~15 KB where the
+ *   default is ~21).
  * - @neondatabase/serverless (~145 KB) is the largest part; it ships pre-bundled.
  */
 

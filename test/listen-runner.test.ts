@@ -152,7 +152,7 @@ for (const setup of selectedListenSetups()) {
         `SELECT errors[cardinality(errors)]->>'error' AS error FROM ${schema}.river_job WHERE id = $1`,
         [String(job.id)],
       );
-      expect(row?.error).toBe('job cancelled remotely');
+      expect(row?.error).toBe('JobCancelError: job cancelled remotely');
     });
 
     it('a pause stops claims at once, a resume starts them at once', async () => {

@@ -174,7 +174,10 @@ describe('a long-lived runner', () => {
     const [row] = await river.jobs(`id = $1`, [String(job.id)]);
     expect(row).toMatchObject({ state: 'cancelled', attempt: 1 });
     expect(row?.finalized_at).toBeInstanceOf(Date);
-    expect(row?.errors[0]).toMatchObject({ attempt: 1, error: 'job cancelled remotely' });
+    expect(row?.errors[0]).toMatchObject({
+      attempt: 1,
+      error: 'JobCancelError: job cancelled remotely',
+    });
   });
 
   it('never sends more statements in a tick than maxStatements, and finishes what it claimed', async () => {

@@ -5,7 +5,7 @@
  */
 
 const USAGE = `Usage:
-  eddy migrate [--database-url URL] [--schema NAME]  apply River's schema (line main, version 7);
+  eddy migrate [--database-url URL] [--schema NAME]  apply River's schema (line main, version 8);
                                                      the URL defaults to $DATABASE_URL
   eddy migrate --print [--schema NAME]               print the migration SQL
   eddy neon-local [--database-url URL] [--migrate] [--port N] ...

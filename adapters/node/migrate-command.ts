@@ -16,7 +16,7 @@ import { neonWebSocket } from '../neon-websocket/index.js';
 import { nodePostgres } from '../node-postgres/index.js';
 
 const USAGE = `Usage:
-  eddy migrate [--database-url URL] [--schema NAME]  apply River's schema (line main, version 7);
+  eddy migrate [--database-url URL] [--schema NAME]  apply River's schema (line main, version 8);
                                                      the URL defaults to $DATABASE_URL
   eddy migrate --print [--schema NAME]               print the migration SQL
 

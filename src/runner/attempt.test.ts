@@ -48,7 +48,7 @@ describe('an attempt', () => {
       await attempt(defineWorker('cancel', (_job, ctx) => ctx.cancel('not wanted'))),
     ).toMatchObject({
       type: 'cancel',
-      error: { at: CLOCK.toISOString(), attempt: 1, error: 'cancelled: not wanted' },
+      error: { at: CLOCK.toISOString(), attempt: 1, error: 'JobCancelError: not wanted' },
     });
   });
 

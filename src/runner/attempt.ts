@@ -154,12 +154,7 @@ function outcomeOf(
       // Cancelled for good: it never runs again, so an abandoned run cannot overlap another.
       return {
         type: 'cancel',
-        error: attemptError(
-          job,
-          'job cancelled remotely (its worker ignored the abort)',
-          '',
-          stamp,
-        ),
+        error: attemptError(job, 'JobCancelError: job cancelled remotely', '', stamp),
       };
     }
     if (reason instanceof AttemptTimedOut) {
@@ -187,14 +182,20 @@ function outcomeOf(
   if (isJobCancel(thrown)) {
     return {
       type: 'cancel',
-      error: attemptError(job, `cancelled: ${thrown.message}`, thrown.stack ?? '', stamp),
+      error: attemptError(job, `JobCancelError: ${thrown.message}`, thrown.stack ?? '', stamp),
     };
   }
   if (reason instanceof CancelRequested) {
-    // As River records a job cancelled while it ran, whatever the worker threw on its abort.
+    // As River records a job cancelled while it ran (its JobCancelError), whatever the worker
+    // threw on its abort.
     return {
       type: 'cancel',
-      error: attemptError(job, 'job cancelled remotely', describeThrown(thrown).trace, stamp),
+      error: attemptError(
+        job,
+        'JobCancelError: job cancelled remotely',
+        describeThrown(thrown).trace,
+        stamp,
+      ),
     };
   }
   if (reason instanceof DeadlineReached) {

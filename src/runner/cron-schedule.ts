@@ -16,10 +16,15 @@
  *
  * Eddy also accepts a sixth, leading seconds field (sub-minute schedules in the Node loop and
  * in tests); River refuses it. README: "River's fixtures" lists each difference and why.
+ *
+ * This module reads River's dialect and refuses what River refuses; the times themselves come
+ * from cron-parser (time zones and daylight saving through its luxon), given the expression
+ * normalised: names as numbers, River's wildcards as `*` and every other field as the list of
+ * the values it allows, so cron-parser's day-of-month/day-of-week rule is River's.
  */
 
+import { CronExpressionParser } from 'cron-parser';
 import { invalid } from '../errors.js';
-import { type TimeZone, timeZone, utcMs, type WallTime } from './time-zone.js';
 
 export interface Schedule {
   /** The expression as given. */
@@ -84,9 +89,22 @@ interface FieldSet {
   readonly wildcard: boolean;
 }
 
-/** Five years, as River's parser searches before deciding a schedule never runs. */
-const SEARCH_DAYS = 5 * 366;
-const DAY_MS = 86_400_000;
+/** A zone by name: what cron-parser (luxon) reads it as, or why there is none. */
+function zoneFor(name: string): { name: string; tz: string } | string {
+  if (name === 'UTC' || name === 'Z') return { name, tz: 'UTC' };
+  const offset = /^([+-])(\d{2}):(\d{2})$/.exec(name);
+  if (offset) {
+    const [hours, minutes] = [Number(offset[2]), Number(offset[3])];
+    if (hours > 18 || minutes > 59) return `offset '${name}' is out of range (at most ±18:00)`;
+    return { name, tz: `UTC${offset[1]}${hours}:${offset[3]}` };
+  }
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: name });
+  } catch {
+    return `'${name}' is not a time zone this runtime knows (an IANA name such as Europe/Berlin, UTC, or an offset such as +05:30)`;
+  }
+  return { name, tz: name };
+}
 
 /**
  * Parses a schedule, or throws a `ValidationError` naming `schedule` (or `timezone`) and what
@@ -119,7 +137,7 @@ export function parseSchedule(
     spec = spec.slice(prefix[0].length);
     if (spec.trim() === '') refuse(`it has a ${prefix[1]}= prefix but no schedule after it`);
   }
-  const zone = zoneName === undefined ? (timeZone('UTC') as TimeZone) : timeZone(zoneName);
+  const zone = zoneFor(zoneName ?? 'UTC');
   if (typeof zone === 'string') {
     if (prefix) refuse(`its time zone: ${zone}`);
     invalid('timezone', zone, where);
@@ -160,14 +178,10 @@ export function parseSchedule(
   });
   const [second, minute, hour, dom, month, dow] =
     sets.length === 6 ? sets : [parseField('0', SECOND) as FieldSet, ...sets];
-  return cronSchedule(expression, zone, {
-    second: second as FieldSet,
-    minute: minute as FieldSet,
-    hour: hour as FieldSet,
-    dom: dom as FieldSet,
-    month: month as FieldSet,
-    dow: dow as FieldSet,
-  });
+  const normalised = [second, minute, hour, dom, month, dow]
+    .map((set) => ((set as FieldSet).wildcard ? '*' : (set as FieldSet).values.join(',')))
+    .join(' ');
+  return cronSchedule(expression, zone, normalised);
 }
 
 /** One field: a comma-separated list of ranges, each `*`, `?`, `n`, `a-b`, with `/step`. */
@@ -233,96 +247,45 @@ function integer(text: string): number | string {
   return value;
 }
 
-interface CronFields {
-  second: FieldSet;
-  minute: FieldSet;
-  hour: FieldSet;
-  dom: FieldSet;
-  month: FieldSet;
-  dow: FieldSet;
-}
-
-function cronSchedule(expression: string, zone: TimeZone, f: CronFields): Schedule {
-  const dayMatches = (dayMs: number) => {
-    const d = new Date(dayMs);
-    if (!f.month.has.has(d.getUTCMonth() + 1)) return false;
-    const inMonth = f.dom.has.has(d.getUTCDate());
-    const inWeek = f.dow.has.has(d.getUTCDay());
-    return f.dom.wildcard || f.dow.wildcard ? inMonth && inWeek : inMonth || inWeek;
+function cronSchedule(
+  expression: string,
+  zone: { name: string; tz: string },
+  normalised: string,
+): Schedule {
+  const at = (date: Date) => {
+    try {
+      return CronExpressionParser.parse(normalised, { currentDate: date, tz: zone.tz });
+    } catch {
+      return undefined; // a day no month has (30 February): never
+    }
   };
-  const wallOf = (dayMs: number, h: number, m: number, s: number): WallTime => {
-    const d = new Date(dayMs);
-    const [year, month, day] = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate()];
-    return { year, month, day, hour: h, minute: m, second: s };
-  };
-  const times = (from: readonly [number, number, number] | undefined, down: boolean) =>
-    timesOfDay([f.hour.values, f.minute.values, f.second.values], from, down);
-
   return {
     expression,
     timeZone: zone.name,
     everyMs: undefined,
     next(after) {
-      const startMs = Math.floor(after.getTime() / 1000) * 1000 + 1000;
-      const wall = zone.wallAt(startMs);
-      const firstDay = utcMs({ ...wall, hour: 0, minute: 0, second: 0 });
-      for (let i = 0; i <= SEARCH_DAYS; i++) {
-        const dayMs = firstDay + i * DAY_MS;
-        if (!dayMatches(dayMs)) continue;
-        const from = i === 0 ? ([wall.hour, wall.minute, wall.second] as const) : undefined;
-        for (const [h, m, s] of times(from, false)) {
-          const instant = zone.instantOf(wallOf(dayMs, h, m, s));
-          if (instant >= startMs) return new Date(instant);
-        }
+      // Strictly after `after`, in whole seconds.
+      try {
+        return at(new Date(Math.floor(after.getTime() / 1000) * 1000))
+          ?.next()
+          .toDate();
+      } catch {
+        return undefined;
       }
-      return undefined;
     },
     previous(before) {
-      const endMs = Math.ceil(before.getTime() / 1000) * 1000 - 1000;
-      const wall = zone.wallAt(endMs);
-      const lastDay = utcMs({ ...wall, hour: 0, minute: 0, second: 0 });
-      for (let i = 0; i <= SEARCH_DAYS; i++) {
-        const dayMs = lastDay - i * DAY_MS;
-        if (!dayMatches(dayMs)) continue;
-        const from = i === 0 ? ([wall.hour, wall.minute, wall.second] as const) : undefined;
-        for (const [h, m, s] of times(from, true)) {
-          const instant = zone.instantOf(wallOf(dayMs, h, m, s));
-          if (instant <= endMs) return new Date(instant);
-        }
+      try {
+        return at(new Date(Math.ceil(before.getTime() / 1000) * 1000))
+          ?.prev()
+          .toDate();
+      } catch {
+        return undefined;
       }
-      return undefined;
     },
   };
 }
 
-/**
- * The times of day the hour, minute and second sets allow, in order (descending when `down`),
- * starting at `from` (inclusive) when given.
- */
-function* timesOfDay(
-  sets: readonly [readonly number[], readonly number[], readonly number[]],
-  from: readonly [number, number, number] | undefined,
-  down: boolean,
-): Generator<[number, number, number]> {
-  const ordered = sets.map((values) => (down ? [...values].reverse() : values));
-  const beyond = (value: number, bound: number) => (down ? value > bound : value < bound);
-  function* level(depth: number, bounded: boolean, prefix: number[]): Generator<number[]> {
-    if (depth === 3) {
-      yield prefix;
-      return;
-    }
-    for (const value of ordered[depth] as number[]) {
-      const bound = from?.[depth] as number;
-      if (bounded && beyond(value, bound)) continue;
-      yield* level(depth + 1, bounded && value === bound, [...prefix, value]);
-    }
-  }
-  for (const [h, m, s] of level(0, from !== undefined, [])) {
-    yield [h as number, m as number, s as number];
-  }
-}
-
-function everySchedule(expression: string, zone: TimeZone, durationMs: number): Schedule {
+function everySchedule(expression: string, zone: { name: string }, durationMs: number): Schedule {
   // River's rule: under a second becomes a second; otherwise whole seconds.
   const everyMs = durationMs < 1000 ? 1000 : Math.floor(durationMs / 1000) * 1000;
   return {

@@ -301,11 +301,11 @@ describe('the pool', () => {
     await done;
     expect(outcomeOf(h, runningJob as Job)).toMatchObject({
       type: 'cancel',
-      error: { error: 'job cancelled remotely' },
+      error: { error: 'JobCancelError: job cancelled remotely' },
     });
     expect(outcomeOf(h, waitingJob as Job)).toMatchObject({
       type: 'cancel',
-      error: { error: 'job cancelled remotely before it started' },
+      error: { error: 'JobCancelError: job cancelled remotely' },
     });
   });
 

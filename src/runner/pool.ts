@@ -476,7 +476,7 @@ export function createPool(options: PoolOptions): Pool {
           error: {
             at,
             attempt: c.job.attempt,
-            error: 'job cancelled remotely before it started',
+            error: 'JobCancelError: job cancelled remotely',
             trace: '',
           },
         },

@@ -23,19 +23,7 @@
  */
 
 import { clock } from './clock.js';
-
-/**
- * A counter kept in `j.metadata->key`, read the way River's Go code reads it (gjson's Int()):
- * numbers truncated toward zero, strings only when they are a plain integer, `true` as 1,
- * anything else as 0 (`../shared/river-compat/maintenance_values.json`, snooze_counters). It
- * never fails on a value another writer left there.
- */
-export const metadataCount = (key: string) => `(CASE jsonb_typeof(j.metadata->'${key}')
-      WHEN 'number' THEN trunc(least(greatest((j.metadata->>'${key}')::numeric, -1e18), 1e18))::int8
-      WHEN 'string' THEN CASE WHEN j.metadata->>'${key}' ~ '^-?[0-9]{1,18}$'
-        THEN (j.metadata->>'${key}')::int8 ELSE 0 END
-      WHEN 'boolean' THEN CASE WHEN (j.metadata->'${key}')::boolean THEN 1 ELSE 0 END
-      ELSE 0 END)`;
+import { metadataCount, nextSnoozeCount } from './snooze-count.js';
 
 /** The outcome asks to retry or snooze, and a cancel was requested meanwhile. */
 const cancelRequested = `(u.state IN ('retryable', 'scheduled', 'available') AND NOT u.release
@@ -73,9 +61,9 @@ WITH applied AS (
         ELSE ${clock(8)} + u.delay_ms * interval '1 millisecond' END,
       errors = CASE WHEN u.error IS NULL THEN j.errors ELSE array_append(j.errors, u.error) END,
       metadata = CASE WHEN u.snooze AND (${finalState}) <> 'cancelled'
-        THEN j.metadata || jsonb_build_object('snoozes', ${metadataCount('snoozes')} + 1)
+        THEN j.metadata || jsonb_build_object('snoozes', ${nextSnoozeCount('j.metadata')})
           || CASE WHEN u.deadline THEN jsonb_build_object('eddy:deadline_snoozes',
-               ${metadataCount('eddy:deadline_snoozes')} + 1) ELSE '{}'::jsonb END
+               ${metadataCount('j.metadata', 'eddy:deadline_snoozes')} + 1) ELSE '{}'::jsonb END
         WHEN u.output IS NOT NULL AND (${finalState}) = 'completed'
         THEN j.metadata || jsonb_build_object('output', u.output)
         ELSE j.metadata END

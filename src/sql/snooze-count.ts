@@ -12,11 +12,14 @@
  *
  * `metadata` is a jsonb expression. The result is numeric, stored as a JSON number.
  */
-export const nextSnoozeCount = (metadata: string) => `(
-  CASE jsonb_typeof(${metadata}->'snoozes')
-    WHEN 'number' THEN trunc((${metadata}->>'snoozes')::numeric)
-    WHEN 'string' THEN CASE WHEN (${metadata}->>'snoozes') ~ '^-?[0-9]+$'
-      THEN (${metadata}->>'snoozes')::numeric ELSE 0 END
-    WHEN 'boolean' THEN CASE WHEN (${metadata}->'snoozes')::boolean THEN 1 ELSE 0 END
+export const nextSnoozeCount = (metadata: string) => `(${metadataCount(metadata, 'snoozes')} + 1)`;
+
+/** A counter in `metadata->key` read by the same rule (Eddy's `eddy:deadline_snoozes` too). */
+export const metadataCount = (metadata: string, key: string) => `(
+  CASE jsonb_typeof(${metadata}->'${key}')
+    WHEN 'number' THEN trunc((${metadata}->>'${key}')::numeric)
+    WHEN 'string' THEN CASE WHEN (${metadata}->>'${key}') ~ '^-?[0-9]+$'
+      THEN (${metadata}->>'${key}')::numeric ELSE 0 END
+    WHEN 'boolean' THEN CASE WHEN (${metadata}->'${key}')::boolean THEN 1 ELSE 0 END
     ELSE 0
-  END + 1)`;
+  END)`;

@@ -194,8 +194,7 @@ describe('control across languages', () => {
     }
   });
 
-  // Needs the Node loop's LISTEN on <schema>.river_control (the runner work in progress): until
-  // it lands, a cancel of a running job is seen only when the attempt's outcome is recorded.
+  // Through the Node loop's LISTEN on <schema>.river_control.
   it('a JobCancel from Go aborts a job Eddy is running, leaving the row as Go River leaves it', async () => {
     // What Go River leaves: its own go_block job, cancelled by JobCancel while it runs.
     const worker = await startGoWorker(db.go, { queues: { cancel_go: 2 } });

@@ -131,8 +131,6 @@ describe('Go River inserts, Eddy works', () => {
     });
   }
 
-  // Fails until src/runner/attempt.ts words a worker's cancel as River does ("JobCancelError:
-  // <reason>"; Eddy writes "cancelled: <reason>").
   it("records a worker's JobCancel in River's words", async () => {
     const schema = await interopSchema('rgoc');
     try {

@@ -11,9 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient } from '../../src/client.js';
 import { createRunner, type Runner } from '../../src/runner/runner.js';
 import { defineWorker } from '../../src/worker.js';
+import { type Browser, launchChromium, type Page } from '../support/browser.js';
 import { DATABASE_URL } from '../support/postgres.js';
 import { freePort, type Service, watchService } from '../support/processes.js';
-import { type Browser, launchChromium, type Page } from './support/browser.js';
 import { RIVER_UI_BIN } from './support/go.js';
 import { type InteropSchema, interopSchema, waitFor } from './support/interop.js';
 
