@@ -148,7 +148,11 @@ interface Contender {
 
 const current: EddyApi = { createClient, createRunner, defineWorker, migrate, nodePostgres };
 
-async function eddyTicks(api = current, name = 'eddy'): Promise<Contender> {
+async function eddyTicks(
+  api = current,
+  name = 'eddy',
+  extra: Record<string, number> = {},
+): Promise<Contender> {
   const schema = await freshSchema(name === 'eddy' ? 'eddy' : 'eddy_base');
   const seedPool = pool(2);
   await api.migrate(api.nodePostgres(seedPool), { schema });
@@ -169,6 +173,7 @@ async function eddyTicks(api = current, name = 'eddy'): Promise<Contender> {
             workers: [noop],
             batchSize: BATCH,
             concurrency: BATCH,
+            ...extra,
           }),
         );
         const result = await timed(name, JOBS, async () => {
@@ -490,6 +495,14 @@ async function noopDrain(baseline: EddyApi | undefined): Promise<NoopReport> {
   const results = new Map<string, Result>();
   try {
     for (const [key, make] of makers) if (want(key)) contenders.set(key, await make());
+    // Only when asked (BENCH_ONLY=eddy,eddy-flush-1000): the recorder's flushSize (default 100)
+    // against one flush per claim of 1,000, which measured slower (the early flush overlaps
+    // the rest of the batch's work).
+    if (ONLY?.includes('eddy-flush-1000'))
+      contenders.set(
+        'eddy-flush-1000',
+        await eddyTicks(current, 'eddy flushSize 1000', { flushSize: 1000 }),
+      );
     if (baseline) contenders.set('baseline', await eddyTicks(baseline, 'eddy@baseline'));
     // Rounds interleave the contenders so a noisy neighbour hurts them alike.
     for (let r = 0; r < ROUNDS; r++) {

@@ -291,6 +291,9 @@ export function createRunner(options: RunnerOptions): Runner {
       queues: config.queueNames,
       slots,
       batchSize: config.batchSize,
+      // Claim again once fewer than `concurrency` claimed jobs wait: measured on the heavy tail
+      // against 2× concurrency and batchSize, all within noise (0.90–0.92× the ideal); this one
+      // holds the fewest jobs claimed ahead, which other runners could take instead.
       lowWater: config.concurrency,
       stopAt,
       leaseUntil,
