@@ -254,9 +254,12 @@ export function createRunner(options: RunnerOptions): Runner {
       record: (records, running) => recordOutcomes(db, prefix, records, clock?.(), running),
       flushSize: config.flushSize,
       flushDelayMs: config.flushDelayMs,
-      // An early flush keeps one statement for the last flush, and one for a claim while
-      // claims may still come.
-      mayFlushEarly: () => statementsLeft() >= 3,
+      // An early flush keeps one statement for the last flush and one for a claim; under a cap,
+      // early flushes also may not outnumber claims, so time-driven flushes cannot spend the
+      // budget claims need (each claim earns one).
+      mayFlushEarly: () =>
+        statementsLeft() >= 3 &&
+        (cap === Number.POSITIVE_INFINITY || stats.flushes <= stats.claims),
       running: () => (pool ? [...pool.running].map((r) => r.job.id) : []),
       onCancelRequested: (ids) => {
         for (const jobId of ids) pool?.cancel(jobId);
