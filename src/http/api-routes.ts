@@ -32,6 +32,8 @@ export interface ApiSettings {
   readonly maxBodyBytes: number;
   /** Wakes claims waiting for jobs (an insert through this API, a kick, a notification). */
   readonly waiter: Waiter;
+  /** Aborted when the API closes: waiting claims answer at once. */
+  readonly closing: AbortSignal;
   /** After an insert (metrics). */
   readonly onInserted?: ((results: readonly InsertResult[]) => void) | undefined;
 }
@@ -193,7 +195,8 @@ export async function claim(
     if (signal?.aborted) return jsonResponse({ jobs: [] });
     const jobs = await state.remote.claim({ queues, kinds, limit, leaseMs, worker });
     const left = until - Date.now();
-    if (jobs.length > 0 || left <= 0) return jsonResponse({ jobs: jobs.map(claimedJSON) });
+    if (jobs.length > 0 || left <= 0 || settings.closing.aborted)
+      return jsonResponse({ jobs: jobs.map(claimedJSON) });
     await settings.waiter.wait(Math.min(CLAIM_POLL_MS, left), signal);
   }
 }

@@ -48,7 +48,7 @@ import { checkReadiness } from './health.js';
 import type { Metrics } from './metrics.js';
 import { createRemoteWork } from './remote-work.js';
 
-export { type ApiKey, type Caller, SCOPES, type Scope } from './api-auth.js';
+export { type ApiKey, type Caller, checkApiKeys, SCOPES, type Scope } from './api-auth.js';
 export { type FieldProblem, PROBLEM_TYPES, type Problem } from './api-problem.js';
 export { checkReadiness, type Readiness } from './health.js';
 export {
@@ -123,6 +123,8 @@ export interface HttpApi<Env extends object = object> {
   fetch(request: Request, env?: Env, ctx?: unknown): Response | Promise<Response>;
   /** Wakes claims waiting for jobs (call it after inserting elsewhere, or on a kick). */
   wake(): void;
+  /** Stops claims from waiting: each answers with what it has (a server shutting down). */
+  close(): void;
   /** The OpenAPI 3.1 document served at `/v1/openapi.json`. */
   openApi(): Record<string, unknown>;
 }
@@ -205,10 +207,12 @@ export function createHttpApi<Env extends object = object>(
   const hooks = bothHooks(options.hooks, metrics?.hooks);
   const onError = options.onError ?? ((error: unknown) => console.error('eddy http-api:', error));
   const waiter = new Waiter();
+  const closing = new AbortController();
   const settings: ApiSettings = {
     schemas,
     maxBodyBytes,
     waiter,
+    closing: closing.signal,
     onInserted: metrics ? (results) => metrics.recordInsert(results) : undefined,
   };
   let document: Record<string, unknown> | undefined;
@@ -345,6 +349,10 @@ export function createHttpApi<Env extends object = object>(
     app,
     fetch: (request, env, ctx) => app.fetch(request, env as Env, ctx as never),
     wake: () => waiter.wake(),
+    close: () => {
+      closing.abort();
+      waiter.wake();
+    },
     openApi,
   };
 }
