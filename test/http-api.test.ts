@@ -433,3 +433,40 @@ describe.each(setups)('the REST API over $name', (setup) => {
     );
   });
 });
+
+describe('the OpenAPI document', () => {
+  const api = createHttpApi({
+    driver: {
+      name: 'unused',
+      capabilities: { interactiveTransactions: false, inTransaction: false },
+      query: async () => {
+        throw new Error('unused');
+      },
+    },
+    keys: [{ key: INSERT_KEY, scopes: ['insert'] }],
+    maxLeaseMs: 120_000,
+  });
+
+  it('is OpenAPI 3.1, generated from the schemas that validate the requests, every $ref resolving', async () => {
+    const response = await api.fetch(new Request('http://eddy.test/v1/openapi.json'));
+    expect(response.status).toBe(200);
+    const doc = await response.json();
+    expect(doc.openapi).toBe('3.1.0');
+    const refs = [
+      ...JSON.stringify(doc).matchAll(/"\$ref":"#\/components\/schemas\/([^"]+)"/g),
+    ].map((m) => m[1] as string);
+    expect(refs.length).toBeGreaterThan(10);
+    for (const ref of refs) expect(doc.components.schemas, ref).toHaveProperty(ref);
+    for (const [path, item] of Object.entries(
+      doc.paths as Record<string, Record<string, { responses: object; operationId: string }>>,
+    ))
+      for (const operation of Object.values(item)) {
+        expect(operation.operationId, path).toMatch(/^[a-z][A-Za-z]+$/);
+        expect(Object.keys(operation.responses), path).toContain('401');
+      }
+    // The limits the API was built with are the schemas' limits.
+    expect(doc.components.schemas.ClaimRequest.properties.leaseMs.maximum).toBe(120_000);
+    expect(doc.components.schemas.JobInsert.required).toEqual(['kind', 'args']);
+    expect(doc.components.schemas.JobInsert.additionalProperties).toBe(false);
+  });
+});

@@ -32,8 +32,8 @@ export interface ApiSettings {
   readonly maxBodyBytes: number;
   /** Wakes claims waiting for jobs (an insert through this API, a kick, a notification). */
   readonly waiter: Waiter;
-  /** Aborted when the API closes: waiting claims answer at once. */
-  readonly closing: AbortSignal;
+  /** True once the API closes: waiting claims answer at once. */
+  readonly isClosing: () => boolean;
   /** After an insert (metrics). */
   readonly onInserted?: ((results: readonly InsertResult[]) => void) | undefined;
 }
@@ -195,7 +195,7 @@ export async function claim(
     if (signal?.aborted) return jsonResponse({ jobs: [] });
     const jobs = await state.remote.claim({ queues, kinds, limit, leaseMs, worker });
     const left = until - Date.now();
-    if (jobs.length > 0 || left <= 0 || settings.closing.aborted)
+    if (jobs.length > 0 || left <= 0 || settings.isClosing())
       return jsonResponse({ jobs: jobs.map(claimedJSON) });
     await settings.waiter.wait(Math.min(CLAIM_POLL_MS, left), signal);
   }

@@ -202,22 +202,27 @@ export function createHttpApi<Env extends object = object>(
     maxWaitMs: whole('maxWaitMs', options.maxWaitMs, 30_000, 0),
   };
   const maxBodyBytes = whole('maxBodyBytes', options.maxBodyBytes, 1024 * 1024, 1024);
-  const schemas = apiSchemas(limits);
   const metrics = options.metrics;
   const hooks = bothHooks(options.hooks, metrics?.hooks);
   const onError = options.onError ?? ((error: unknown) => console.error('eddy http-api:', error));
   const waiter = new Waiter();
-  const closing = new AbortController();
-  const settings: ApiSettings = {
-    schemas,
-    maxBodyBytes,
-    waiter,
-    closing: closing.signal,
-    onInserted: metrics ? (results) => metrics.recordInsert(results) : undefined,
+  let closed = false;
+  // Built at the first request: a Worker may not generate random values (zod's schemas do)
+  // at its module's top level.
+  let settings: ApiSettings | undefined;
+  const settingsNow = (): ApiSettings => {
+    settings ??= {
+      schemas: apiSchemas(limits),
+      maxBodyBytes,
+      waiter,
+      isClosing: () => closed,
+      onInserted: metrics ? (results) => metrics.recordInsert(results) : undefined,
+    };
+    return settings;
   };
   let document: Record<string, unknown> | undefined;
   const openApi = () => {
-    document ??= openApiDocument(schemas, { basePath, version: '1' });
+    document ??= openApiDocument(settingsNow().schemas, { basePath, version: '1' });
     return document;
   };
 
@@ -317,14 +322,14 @@ export function createHttpApi<Env extends object = object>(
     if (state instanceof Response) return state;
     const caller = await authorize(c.req.raw, state.keys, 'insert');
     if (caller instanceof Response) return caller;
-    return insertJobs(c.req.raw, state, settings);
+    return insertJobs(c.req.raw, state, settingsNow());
   });
   app.post('/v1/claims', async (c) => {
     const state = guarded(c.env);
     if (state instanceof Response) return state;
     const caller = await authorize(c.req.raw, state.keys, 'work');
     if (caller instanceof Response) return caller;
-    return claim(c.req.raw, state, settings);
+    return claim(c.req.raw, state, settingsNow());
   });
   for (const name of ['complete', 'fail', 'snooze', 'lease'] as const) {
     app.post(`/v1/jobs/:id/${name}`, async (c) => {
@@ -332,7 +337,7 @@ export function createHttpApi<Env extends object = object>(
       if (state instanceof Response) return state;
       const caller = await authorize(c.req.raw, state.keys, 'work');
       if (caller instanceof Response) return caller;
-      return answer(name, c.req.param('id'), c.req.raw, state, settings);
+      return answer(name, c.req.param('id'), c.req.raw, state, settingsNow());
     });
   }
 
@@ -350,7 +355,7 @@ export function createHttpApi<Env extends object = object>(
     fetch: (request, env, ctx) => app.fetch(request, env as Env, ctx as never),
     wake: () => waiter.wake(),
     close: () => {
-      closing.abort();
+      closed = true;
       waiter.wake();
     },
     openApi,
