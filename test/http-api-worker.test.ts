@@ -72,7 +72,6 @@ async function call(path: string, key: string, body?: unknown, method = 'POST') 
   return {
     status: response.status,
     type: response.headers.get('content-type'),
-    // biome-ignore lint/suspicious/noExplicitAny: test reads of JSON answers
     body: (text.startsWith('{') ? JSON.parse(text) : text) as any,
   };
 }
