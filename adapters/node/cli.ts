@@ -21,6 +21,11 @@ const USAGE = `Usage:
 
 // What each optional peer is for, when `eddy neon-local` finds it missing.
 const NEEDED_FOR: Record<string, string> = {
+  pg: ' to front --database-url',
+  '@electric-sql/pglite': ' for its embedded database (or pass --database-url)',
+};
+// And by `eddy serve`.
+const SERVE_NEEDS: Record<string, string> = {
   pg: ' for --database-url',
   '@electric-sql/pglite': ' for its embedded database (or pass --database-url)',
   hono: ' for the REST API',
@@ -65,7 +70,7 @@ async function main(argv: string[]): Promise<number> {
         const missing = missingPackage(error);
         if (missing === undefined) throw error;
         process.stderr.write(
-          `eddy serve needs the ${missing} package${NEEDED_FOR[missing] ?? ''}: npm install ${missing}\n`,
+          `eddy serve needs the ${missing} package${SERVE_NEEDS[missing] ?? ''}: npm install ${missing}\n`,
         );
         return 1;
       }
