@@ -327,6 +327,26 @@ describe.each(setups)('the REST API over $name', (setup) => {
     expect(exhausted.body.state).toBe('discarded');
   });
 
+  it('keeps integers beyond 2^53 in args exactly, both ways', async () => {
+    const inserted = await call('POST', '/v1/jobs', {
+      key: INSERT_KEY,
+      body: '{"kind":"big_numbers","args":{"n":12345678901234567890,"small":1}}',
+    });
+    const id = inserted.body.jobs[0].id;
+    const { rows } = await pool.query('SELECT args::text AS args FROM river_job WHERE id = $1', [
+      id,
+    ]);
+    expect(rows[0].args).toBe('{"n": 12345678901234567890, "small": 1}');
+    const response = await api.fetch(
+      new Request('http://eddy.test/v1/claims', {
+        method: 'POST',
+        headers: { authorization: `Bearer ${WORK_KEY}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ kinds: ['big_numbers'] }),
+      }),
+    );
+    expect(await response.text()).toContain('"args":{"n":12345678901234567890,"small":1}');
+  });
+
   it('snoozes an attempt, giving it back', async () => {
     const id = (await insert({ kind: 'poll', args: {} })).body.jobs[0].id;
     const [job] = (await claimJobs({ kinds: ['poll'] })).body.jobs;

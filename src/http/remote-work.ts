@@ -235,7 +235,8 @@ export function createRemoteWork(options: RemoteWorkOptions): RemoteWork {
             : Math.min(Math.max(0, request.retryAt.getTime() - now.getTime()), MAX_DELAY_MS);
         outcome = { type: 'retry', delayMs, error };
       }
-      claimed.set(String(id), claimed.get(String(id)) ?? job);
+      // The hooks' job without another read (forgotten by `ended`, or bounded at the claim).
+      if (hooks.onJobEnd && !claimed.has(String(id))) claimed.set(String(id), job);
       return settle(id, token, outcome);
     },
 
