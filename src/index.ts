@@ -31,6 +31,7 @@ export {
 } from './errors.js';
 export { SIGNATURE_HEADER, signBody } from './http/http-auth.js';
 export { createKick, type Kick, type KickOptions } from './http/kick.js';
+export { createKickReceiver, type KickReceiverOptions } from './http/kick-receiver.js';
 export { type QStashKeys, type QStashVerifier, qstashVerifier } from './http/qstash.js';
 export { createTickGate, type GateEntry, type TickGate } from './http/tick-gate.js';
 export {

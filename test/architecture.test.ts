@@ -1,7 +1,8 @@
 /**
  * The design's rules, checked by reading the imports (docs/architecture.md):
  * only `src/ops/` imports `src/sql/`; adapters reach the core only through its public entry
- * points (`src/index.ts`, `src/driver/index.ts`); `src/sql/` imports nothing but itself.
+ * points (`src/index.ts`, `src/driver/index.ts`, `src/http/api.ts`); `src/sql/` imports nothing but itself;
+ * hono and zod stay in the REST API, which nothing else reaches.
  */
 
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -50,14 +51,33 @@ describe('architecture', () => {
     expect(offenders).toEqual([]);
   });
 
-  it('has adapters reach the core only through src/index.ts and src/driver/index.ts', () => {
-    const allowed = new Set(['src/index.ts', 'src/driver/index.ts']);
+  it('has adapters reach the core only through its entry points (eddy, eddy/driver, eddy/http-api)', () => {
+    const allowed = new Set(['src/index.ts', 'src/driver/index.ts', 'src/http/api.ts']);
     const offenders = sourcesUnder(join(root, 'adapters')).flatMap((file) =>
       importsOf(file)
         .filter((target) => target.startsWith('src/') && !allowed.has(target))
         .map((target) => `${rel(file)} → ${target}`),
     );
     expect(offenders).toEqual([]);
+  });
+
+  it('keeps hono and zod in the REST API (src/http/api*.ts), which only its entry point reaches', () => {
+    const isApi = (file: string) => /^src\/http\/api(-[a-z-]+)?\.ts$/.test(file);
+    const sources = sourcesUnder(join(root, 'src')).map(rel);
+    const packages = sources
+      .filter((file) => !isApi(file))
+      .filter((file) =>
+        /from ['"](hono|zod)(\/[^'"]*)?['"]/.test(readFileSync(join(root, file), 'utf8')),
+      );
+    expect(packages).toEqual([]);
+    const reaching = sources
+      .filter((file) => !isApi(file))
+      .flatMap((file) =>
+        importsOf(join(root, file))
+          .filter(isApi)
+          .map((target) => `${file} → ${target}`),
+      );
+    expect(reaching).toEqual([]);
   });
 
   it('keeps the public concepts flat and the machinery one folder deep', () => {

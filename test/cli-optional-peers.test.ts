@@ -2,6 +2,7 @@
  * The `eddy` bin in projects that lack some optional peers, as users install them:
  * - without `ws` (and `hono`), `eddy migrate` works, and `eddy neon-local` says in one line what
  *   to install instead of a module-not-found stack;
+ * - without `hono`, `eddy serve` says in one line to install it;
  * - without `pg`, `eddy neon-local` serves its embedded PGlite, and asks for `pg` only to front a
  *   PostgreSQL URL; `eddy migrate` connects through `@neondatabase/serverless` (a WebSocket from
  *   `ws`, or the global one of Node 22) and otherwise names what to install.
@@ -216,6 +217,16 @@ describe('eddy CLI without the optional peers ws and hono', () => {
     expect(stderr).toBe('');
     expect(code).toBe(0);
     expect(stdout).toContain('Usage: eddy neon-local');
+  });
+});
+
+describe('eddy serve without hono', () => {
+  it('says in one line that it needs hono for the REST API', () => {
+    expect(eddy(withWs, 'serve')).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'eddy serve needs the hono package for the REST API: npm install hono\n',
+    });
   });
 });
 

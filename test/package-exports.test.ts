@@ -46,7 +46,10 @@ describe('package exports', () => {
   });
 
   it('has no export entry without its folder', () => {
-    const coreEntries: Record<string, string> = { './driver': 'src/driver/index.ts' };
+    const coreEntries: Record<string, string> = {
+      './driver': 'src/driver/index.ts',
+      './http-api': 'src/http/api.ts',
+    };
     const adapterEntries = Object.keys(pkg.exports).filter(
       (key) =>
         key !== '.' && !key.includes('*') && key !== './package.json' && !(key in coreEntries),

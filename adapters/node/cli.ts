@@ -12,6 +12,11 @@ const USAGE = `Usage:
                                                      serve Neon's SQL-over-HTTP and WebSocket
                                                      protocols locally (embedded PGlite without
                                                      a URL); --help for every option
+  eddy serve [--database-url URL] [--data-dir DIR] [--port 8080] [--host 127.0.0.1] ...
+                                                     the REST API, /metrics, /livez, /readyz on
+                                                     PostgreSQL or an embedded PGlite kept in
+                                                     --data-dir (default ./.eddy); keys from
+                                                     $EDDY_API_KEY or $EDDY_API_KEYS; --help
 `;
 
 // What each optional peer is for, when `eddy neon-local` finds it missing.
@@ -19,10 +24,17 @@ const NEEDED_FOR: Record<string, string> = {
   pg: ' to front --database-url',
   '@electric-sql/pglite': ' for its embedded database (or pass --database-url)',
 };
+// And by `eddy serve`.
+const SERVE_NEEDS: Record<string, string> = {
+  pg: ' for --database-url',
+  '@electric-sql/pglite': ' for its embedded database (or pass --database-url)',
+  hono: ' for the REST API',
+  zod: " to validate the REST API's requests",
+};
 
 /**
  * The bare package a failed `import` could not find (Node's ERR_MODULE_NOT_FOUND), if that is
- * what failed: `eddy neon-local` needs `ws`, and `pg` for a URL or PGlite without one, optional
+ * what failed: `eddy neon-local` needs `ws`, and `pg` for a URL or PGlite without one (`eddy serve` too, and hono and zod), optional
  * peer dependencies that `eddy migrate` must work without, so each is loaded only when used.
  */
 function missingPackage(error: unknown): string | undefined {
@@ -47,6 +59,18 @@ async function main(argv: string[]): Promise<number> {
         if (missing === undefined) throw error;
         process.stderr.write(
           `eddy neon-local needs the ${missing} package${NEEDED_FOR[missing] ?? ''}: npm install ${missing}\n`,
+        );
+        return 1;
+      }
+    case 'serve':
+      try {
+        const { runServeCommand } = await import('./serve-command.js');
+        return await runServeCommand(rest);
+      } catch (error) {
+        const missing = missingPackage(error);
+        if (missing === undefined) throw error;
+        process.stderr.write(
+          `eddy serve needs the ${missing} package${SERVE_NEEDS[missing] ?? ''}: npm install ${missing}\n`,
         );
         return 1;
       }

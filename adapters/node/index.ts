@@ -17,11 +17,28 @@
 import {
   canListen,
   createHandOver,
+  createKickReceiver,
   invocationDeadlines,
   type Listener,
   listenForRiver,
   type Runner,
 } from '../../src/index.js';
+import { type FetchServer, serveFetch } from './http-server.js';
+
+/**
+ * Where the loop accepts kicks (`createKick`), so a producer anywhere — a Worker, a Next.js
+ * route, another service — starts work at once without a tick endpoint of its own.
+ */
+export interface LoopKickOptions {
+  /** The signing secret(s) a kick may carry (at least 32 characters; several to rotate). */
+  secret: string | readonly string[];
+  /** Default 8788; 0 picks a free port (see `loop.kickUrl`). */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default `/kick`. */
+  path?: string;
+}
 
 export interface LoopOptions {
   /**
@@ -49,6 +66,12 @@ export interface LoopOptions {
    * tick when there is no `onError`. Default: `console`.
    */
   logger?: LoopLogger;
+  /**
+   * Accept Eddy's signed kicks over HTTP: each wakes the loop like a LISTEN notification, so a
+   * producer that cannot reach this database's notifications (Neon HTTP, another service)
+   * starts work at once: `createClient({ kick: createKick({ url: await loop.kickUrl, secret }) })`.
+   */
+  kick?: LoopKickOptions;
 }
 
 /** The part of `console` the loop writes to. */
@@ -62,6 +85,10 @@ export interface Loop {
   stop(): Promise<void>;
   /** Settles when the loop has stopped. */
   readonly done: Promise<void>;
+  /** Skips the current wait: the loop ticks now (what a kick or a notification does). */
+  wake(): void;
+  /** With the `kick` option: the URL kicks go to, once it listens (else undefined). */
+  readonly kickUrl: Promise<string | undefined>;
 }
 
 const LOOP_KEYS = new Set([
@@ -72,6 +99,7 @@ const LOOP_KEYS = new Set([
   'listen',
   'onError',
   'logger',
+  'kick',
 ]);
 
 const describe = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -152,6 +180,34 @@ export function startLoop(runner: Runner, options: LoopOptions = {}): Loop {
             }
           }
         })();
+  // Kicks: a small HTTP server whose only route wakes the loop.
+  let kickServer: FetchServer | undefined;
+  const kick = options.kick;
+  // Built now, so a short or missing secret fails startLoop itself.
+  const receive = kick
+    ? createKickReceiver({
+        secrets: typeof kick.secret === 'string' ? [kick.secret] : (kick.secret ?? []),
+        onKick: () => wake(),
+      })
+    : undefined;
+  const kickUrl: Promise<string | undefined> =
+    kick && receive
+      ? (async () => {
+          const path = kick.path ?? '/kick';
+          kickServer = await serveFetch(
+            (request) =>
+              new URL(request.url).pathname === path
+                ? receive(request)
+                : new Response('not found\n', { status: 404 }),
+            { port: kick.port ?? 8788, host: kick.host ?? '127.0.0.1' },
+          );
+          if (stopping.signal.aborted) await kickServer.close(0);
+          return `${kickServer.url}${path}`;
+        })()
+      : Promise.resolve(undefined);
+  // A server that could not listen is a failed start of that part only: say so, poll on.
+  kickUrl.catch((error) => logger.error('eddy: kick server failed to start:', error));
+
   // One hand-over for every tick: what runs at a tick's deadline goes on in the next one.
   const handOver = runner.control ? createHandOver(runner) : undefined;
   const tick = (maintenance: boolean) =>
@@ -197,6 +253,8 @@ export function startLoop(runner: Runner, options: LoopOptions = {}): Loop {
     }
     await listening;
     await listener?.close().catch(() => undefined);
+    await kickUrl.catch(() => undefined);
+    await kickServer?.close(1_000);
   })();
 
   const onSignal = () => void stop();
@@ -213,5 +271,5 @@ export function startLoop(runner: Runner, options: LoopOptions = {}): Loop {
     }
     await done;
   }
-  return { stop, done };
+  return { stop, done, wake, kickUrl };
 }

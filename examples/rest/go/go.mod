@@ -1,0 +1,3 @@
+module eddy.example/rest
+
+go 1.22
