@@ -116,11 +116,23 @@ const oldestAvailable = (p: string, queue: string) => `(
       ) o
     )`;
 
+/** One (state, queue) cell counted from the fetching index, up to the cap. */
+const cellCount = (p: string, state: string, queue: string) => `(
+      SELECT count(*) FROM (
+        SELECT 1 FROM ${p}river_job j WHERE j.state = '${state}' AND j.queue = ${queue}
+        ORDER BY j.priority, j.scheduled_at, j.id LIMIT $1::int + 1
+      ) x
+    )`;
+
 /**
  * Every (state, queue) pair that has jobs, walked through the fetching index one probe per pair
- * (a loose index scan), and each pair counted from the index up to the cap.
+ * (a loose index scan), and each pair counted from the index up to the cap: one branch per
+ * state, naming it, so the planner estimates each count with the state's own statistics and
+ * walks the index (with a parameter for the state it may pick a bitmap scan and a sort that
+ * reads every job of the pair: 6 ms a pair instead of 0.5 on 100,000 jobs).
+ * `finalizedStates` false leaves the finalized states out (counted otherwise, since a time).
  */
-const queuePairCells = (p: string, finalizedSince?: string, oldest = false) => `
+const queuePairCells = (p: string, finalizedStates = true, oldest = false) => `
 WITH RECURSIVE pairs(state, queue) AS (
   (SELECT state, queue FROM ${p}river_job ORDER BY state, queue LIMIT 1)
   UNION ALL
@@ -129,26 +141,20 @@ WITH RECURSIVE pairs(state, queue) AS (
     WHERE (j.state, j.queue) > (w.state, w.queue) ORDER BY j.state, j.queue LIMIT 1
   ) n
 ),
-cells AS (
-  SELECT w.state::text AS state, w.queue AS grp, c.n, c.n <= $1::int AS exact${
-    oldest
-      ? `,
-    CASE WHEN w.state = 'available' THEN ${oldestAvailable(p, 'w.queue')} END AS oldest`
-      : ''
-  }
-  FROM pairs w, LATERAL (
-    SELECT count(*) AS n FROM (
-      SELECT 1 FROM ${p}river_job j WHERE j.state = w.state AND j.queue = w.queue
-      ORDER BY j.priority, j.scheduled_at, j.id LIMIT $1::int + 1
-    ) x
-  ) c${
-    finalizedSince === undefined
-      ? ''
-      : `
-  WHERE w.state NOT IN ('cancelled', 'completed', 'discarded')
-  UNION ALL
-${finalizedSince}`
-  }
+counted_pairs AS (
+${STATES.filter((state) => finalizedStates || !FINALIZED.includes(state))
+  .map(
+    (
+      state,
+    ) => `  SELECT '${state}'::text AS state, w.queue AS grp, ${cellCount(p, state, 'w.queue')} AS n${
+      oldest
+        ? `,
+    ${state === 'available' ? oldestAvailable(p, 'w.queue') : 'NULL::timestamptz'} AS oldest`
+        : ''
+    }
+  FROM pairs w WHERE w.state = '${state}'`,
+  )
+  .join('\n  UNION ALL\n')}
 )`;
 
 /**
@@ -157,12 +163,19 @@ ${finalizedSince}`
  * index, each state's first $1 + 1 grouped by queue.
  */
 export const JobCountByQueueAndState = (p: string, since: boolean) => {
-  if (!since) return `${queuePairCells(p)}${sampleAndResult(p, 'queue', false)}`;
-  const finalized = FINALIZED.map(
-    (state) => `  SELECT '${state}'::text, grp, count(*), sum(count(*)) OVER () <= $1::int
+  const exact = `cells AS (
+  SELECT state, grp, n, n <= $1::int AS exact FROM counted_pairs${
+    since
+      ? `
+  UNION ALL
+${FINALIZED.map(
+  (state) => `  SELECT '${state}'::text, grp, count(*), sum(count(*)) OVER () <= $1::int
   FROM (${stateScan(p, state, true, 'queue AS grp')}) x GROUP BY grp`,
-  ).join('\n  UNION ALL\n');
-  return `${queuePairCells(p, finalized)}${sampleAndResult(p, 'queue', true)}`;
+).join('\n  UNION ALL\n')}`
+      : ''
+  }
+)`;
+  return `${queuePairCells(p, !since)},\n${exact}${sampleAndResult(p, 'queue', since)}`;
 };
 
 /** The queues' rows and their counted cells, by name (`named`: the names to list). */
@@ -199,7 +212,8 @@ sampled AS (
  * $1 int cap.
  */
 export const QueueListWithCounts = (p: string) =>
-  `${queuePairCells(p, undefined, true)},${queueSample(p)}${queueRows(
+  `${queuePairCells(p, true, true)},
+cells AS (SELECT state, grp, n, n <= $1::int AS exact, oldest FROM counted_pairs),${queueSample(p)}${queueRows(
     p,
     `SELECT name FROM ${p}river_queue UNION SELECT grp FROM counted`,
   )}`;
@@ -210,15 +224,11 @@ export const QueueListWithCounts = (p: string) =>
  */
 export const QueueGetWithCounts = (p: string) => `
 WITH cells AS (
-  SELECT s.state::text AS state, $2::text AS grp, c.n, c.n <= $1::int AS exact,
-    CASE WHEN s.state = 'available' THEN ${oldestAvailable(p, '$2::text')} END AS oldest
-  FROM unnest(enum_range(NULL::${p}river_job_state)) AS s(state), LATERAL (
-    SELECT count(*) AS n FROM (
-      SELECT 1 FROM ${p}river_job j WHERE j.state = s.state AND j.queue = $2::text
-      ORDER BY j.priority, j.scheduled_at, j.id LIMIT $1::int + 1
-    ) x
-  ) c
-  WHERE c.n > 0
+${STATES.map(
+  (state) => `  SELECT '${state}'::text AS state, $2::text AS grp, n, n <= $1::int AS exact,
+    ${state === 'available' ? oldestAvailable(p, '$2::text') : 'NULL::timestamptz'} AS oldest
+  FROM (SELECT ${cellCount(p, state, '$2::text')} AS n) c WHERE n > 0`,
+).join('\n  UNION ALL\n')}
 ),${queueSample(p, ' AND queue = $2::text')}${queueRows(
   p,
   `SELECT name FROM ${p}river_queue WHERE name = $2::text UNION SELECT grp FROM counted`,
