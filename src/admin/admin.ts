@@ -237,7 +237,7 @@ export function createAdmin(adminOptions: AdminOptions): Admin {
         const limit = checkCount(o.limit, 'limit', MAX_PAGE_SIZE, 100, where);
         const after =
           o.cursor === undefined ? undefined : decodeCursor(o.cursor, order, direction, where);
-        const bounded = hasBoundedFilter(filter);
+        const bounded = hasBoundedFilter(filter, order);
         const page = await listJobs(db, prefix, {
           filter,
           order,

@@ -17,7 +17,10 @@ export interface AdminOptions {
 
 /** Most jobs a page holds; the default is River's (100). */
 export const MAX_PAGE_SIZE = 1000;
-/** Jobs a page walks at most to check filters no index serves (tag, priority, created/scheduled ranges). */
+/**
+ * Jobs a page walks at most to check filters no index serves: tag, priority, created and
+ * scheduled ranges, and a finalized range unless the page is in finalizedAt order.
+ */
 export const SCAN_BOUND = 10_000;
 /** Most jobs one bulk action touches; the default is 1,000. */
 export const MAX_BULK = 10_000;
@@ -48,8 +51,8 @@ export interface JobPage {
   nextCursor: string | null;
   /**
    * The page stopped short of `limit` because it walked SCAN_BOUND jobs checking a filter no
-   * index serves (tag, priority, a created or scheduled range); more may match after
-   * `nextCursor`. Never true without such a filter.
+   * index serves (tag, priority, a created or scheduled range, a finalized range outside
+   * finalizedAt order); more may match after `nextCursor`. Never true without such a filter.
    */
   truncated: boolean;
   /** Jobs walked for the page (what the index filters let through). */

@@ -62,15 +62,20 @@ const BOUNDED = [
   'scheduledTo',
 ] as const satisfies readonly (keyof BoundedSlots & keyof JobFilterValues)[];
 
-/** Placeholders for the filters given, appended to `params`. */
-function slotsFor(filter: JobFilterValues, params: Param[]): FilterSlots {
+/**
+ * Placeholders for the filters given, appended to `params`. A finalized_at range narrows the
+ * index only in finalized_at order; in any other it is checked over the bounded walk.
+ */
+function slotsFor(filter: JobFilterValues, params: Param[], order: ListOrder = 'id'): FilterSlots {
   const indexed: IndexedSlots = {};
   const bounded: BoundedSlots = {};
   for (const key of INDEXED) {
     const value = filter[key];
     if (value === undefined) continue;
     params.push(value as Param);
-    indexed[key] = params.length;
+    if ((key === 'finalizedFrom' || key === 'finalizedTo') && order !== 'finalized_at')
+      bounded[key] = params.length;
+    else indexed[key] = params.length;
   }
   for (const key of BOUNDED) {
     const value = filter[key];
@@ -81,9 +86,13 @@ function slotsFor(filter: JobFilterValues, params: Param[]): FilterSlots {
   return { indexed, bounded };
 }
 
-/** Whether the filter has a filter that is checked over a bounded walk rather than an index. */
-export function hasBoundedFilter(filter: JobFilterValues): boolean {
-  return BOUNDED.some((key) => filter[key] !== undefined);
+/** Whether the filter has a filter checked over a bounded walk rather than an index, in this order. */
+export function hasBoundedFilter(filter: JobFilterValues, order: ListOrder = 'id'): boolean {
+  return (
+    BOUNDED.some((key) => filter[key] !== undefined) ||
+    (order !== 'finalized_at' &&
+      (filter.finalizedFrom !== undefined || filter.finalizedTo !== undefined))
+  );
 }
 
 export interface ListQuery {
@@ -111,7 +120,7 @@ export async function listJobs(
   query: ListQuery,
 ): Promise<ListedPage> {
   const params: Param[] = [];
-  const slots = slotsFor(query.filter, params);
+  const slots = slotsFor(query.filter, params, query.order);
   let cursor: { id: number; time: number } | undefined;
   if (query.after) {
     params.push(query.after.id);

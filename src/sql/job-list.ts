@@ -42,6 +42,9 @@ export interface IndexedSlots {
 /** Placeholder numbers of the filters given that are checked over a bounded walk. */
 export interface BoundedSlots {
   priorities?: number;
+  /** A finalized_at range walked in id order (see `IndexedSlots` for finalized_at order). */
+  finalizedFrom?: number;
+  finalizedTo?: number;
   /** text[]: the job has every one of these tags. */
   tags?: number;
   createdFrom?: number;
@@ -96,6 +99,9 @@ function boundedPredicates(s: BoundedSlots): string[] {
   if (s.scheduledFrom !== undefined)
     where.push(`c.scheduled_at >= $${s.scheduledFrom}::timestamptz`);
   if (s.scheduledTo !== undefined) where.push(`c.scheduled_at < $${s.scheduledTo}::timestamptz`);
+  if (s.finalizedFrom !== undefined)
+    where.push(`c.finalized_at >= $${s.finalizedFrom}::timestamptz`);
+  if (s.finalizedTo !== undefined) where.push(`c.finalized_at < $${s.finalizedTo}::timestamptz`);
   return where;
 }
 
@@ -106,6 +112,7 @@ function boundedColumns(s: BoundedSlots): string {
     s.tags !== undefined ? 'tags' : '',
     s.createdFrom !== undefined || s.createdTo !== undefined ? 'created_at' : '',
     s.scheduledFrom !== undefined || s.scheduledTo !== undefined ? 'scheduled_at' : '',
+    s.finalizedFrom !== undefined || s.finalizedTo !== undefined ? 'finalized_at' : '',
   ].filter(Boolean);
   return columns.map((c) => `, ${c}`).join('');
 }
