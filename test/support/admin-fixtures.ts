@@ -125,4 +125,36 @@ export async function riverCancelPayload(db: Database, id: bigint, queue: string
   return rows[0]?.p as string;
 }
 
+/**
+ * Seeds `count` jobs in one server-side statement, shaped like a busy table: 90 % completed over
+ * the last 24 hours (completed jobs live 24 h by default), the rest spread over the other states
+ * (4 % available, 2 % scheduled, 1 % retryable, 1 % discarded, 1 % cancelled, 0.5 % running,
+ * 0.5 % pending); 8 queues, 20 kinds, 1 % tagged `vip`, args with a user id.
+ */
+export async function seedManyJobs(pool: pg.Pool, schema: string, count: number): Promise<void> {
+  await pool.query(
+    `INSERT INTO ${schema}.river_job (state, attempt, max_attempts, attempted_at, created_at, finalized_at,
+       scheduled_at, priority, args, attempted_by, kind, metadata, queue, tags)
+     SELECT st, CASE WHEN st IN ('available', 'scheduled', 'pending') THEN 0 ELSE 1 END, 25,
+       CASE WHEN st IN ('available', 'scheduled', 'pending') THEN NULL ELSE created + interval '1 second' END,
+       created,
+       CASE WHEN st IN ('completed', 'cancelled', 'discarded') THEN created + interval '2 seconds' END,
+       CASE WHEN st = 'scheduled' THEN now() + (i % 3600) * interval '1 second' ELSE created END,
+       1 + (i % 4),
+       jsonb_build_object('user_id', i % 50000, 'email', 'user' || (i % 50000) || '@example.com'),
+       CASE WHEN st IN ('available', 'scheduled', 'pending') THEN NULL ELSE ARRAY['host-1'] END,
+       'kind_' || (i % 20), '{}'::jsonb, 'queue_' || (i % 8),
+       CASE WHEN i % 100 = 0 THEN ARRAY['vip'] ELSE ARRAY['std'] END::varchar(255)[]
+     FROM (
+       SELECT i, now() - interval '24 hours' + i * (interval '24 hours' / $1::int) AS created,
+         (CASE WHEN i % 1000 < 900 THEN 'completed' WHEN i % 1000 < 940 THEN 'available'
+           WHEN i % 1000 < 960 THEN 'scheduled' WHEN i % 1000 < 970 THEN 'retryable'
+           WHEN i % 1000 < 975 THEN 'running' WHEN i % 1000 < 985 THEN 'discarded'
+           WHEN i % 1000 < 995 THEN 'cancelled' ELSE 'pending' END)::${schema}.river_job_state AS st
+       FROM generate_series(1, $1::int) AS i
+     ) s`,
+    [count],
+  );
+}
+
 export { Database };
