@@ -81,7 +81,10 @@ export interface BulkResult<Outcome extends string> {
   byOutcome: Record<Outcome, number>;
   /** Their ids, in id order. */
   ids: bigint[];
-  /** More jobs match: call again (acted-on jobs no longer match, so it moves on). */
+  /**
+   * More jobs may match: the cap was reached, or the walk's bound for a filter no index serves.
+   * Call again (the jobs acted on no longer match, so it moves on).
+   */
   hasMore: boolean;
   /** Jobs that matched but another transaction held locked; skipped, as River's JobDeleteMany does. */
   busy: number;
