@@ -16,8 +16,10 @@
  * queues since a time) have no index beside the state: up to $1 rows of each state are read and
  * grouped, exact when the state has no more than that.
  *
- * Measured (bench/admin.ts, 1,000,000 jobs of which 90 % completed, PostgreSQL 15): by state
- * ~10 ms, by queue ~60 ms, by kind ~70 ms of server time at the default cap of 10,000. Each
+ * Measured (bench/admin.ts, 1,000,000 jobs of which 90 % completed, PostgreSQL 15, the default
+ * cap of 5,000): by state ~19 ms, queues with counts ~42 ms, by kind ~69 ms of server time after
+ * VACUUM; ~65, ~80 and ~84 ms with no page all-visible (every index-only read then visits the
+ * heap). Each
  * statement's planned cost stays under PostgreSQL's default `jit_above_cost` (100,000): a JIT
  * compilation costs ~200 ms per execution on this machine, more than the whole count. That is why
  * the queue walk below steps through (state, queue) pairs one at a time (a chain the planner
