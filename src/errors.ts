@@ -220,3 +220,24 @@ export class TickError extends EddyError {
 export function isTickError(value: unknown): value is TickError {
   return branded(value, 'TickError');
 }
+
+/**
+ * What was asked for does not exist: a job id no row has (River's `ErrNotFound` from
+ * `JobGet`), or a queue River does not know. `what` says which, `key` the id or name asked for.
+ */
+export class NotFoundError extends EddyError {
+  override name = 'NotFoundError';
+  constructor(
+    readonly what: 'job' | 'queue',
+    readonly key: string,
+    message = `${what} ${what === 'job' ? key : JSON.stringify(key)} does not exist`,
+  ) {
+    super(message);
+    brand(this, 'NotFoundError');
+  }
+}
+
+/** Whether `value` is a `NotFoundError` from any copy of Eddy. */
+export function isNotFoundError(value: unknown): value is NotFoundError {
+  return branded(value, 'NotFoundError');
+}

@@ -5,6 +5,24 @@
  */
 
 export {
+  type Admin,
+  type AdminOptions,
+  type BulkOptions,
+  type BulkResult,
+  type CancelOutcome,
+  type CountOptions,
+  createAdmin,
+  type DeleteOutcome,
+  type JobActionResult,
+  type JobCounts,
+  type JobListOptions,
+  type JobListOrderBy,
+  type JobPage,
+  type RetryOutcome,
+} from './admin/admin.js';
+export type { JobCount, QueueInfo, StateCounts } from './admin/counts.js';
+export type { JobFilter, JobId, TimeRange } from './admin/job-filter.js';
+export {
   type Client,
   type ClientOptions,
   createClient,
@@ -23,8 +41,10 @@ export {
   EddyError,
   isDatabaseError,
   isEddyError,
+  isNotFoundError,
   isTickError,
   isValidationError,
+  NotFoundError,
   TickError,
   UnsupportedError,
   ValidationError,

@@ -98,7 +98,7 @@ describe('architecture', () => {
       statSync(join(root, 'src', name)).isDirectory(),
     );
     expect(folders.sort()).toEqual(
-      ['driver', 'http', 'insert', 'ops', 'runner', 'sql', 'unique'].sort(),
+      ['admin', 'driver', 'http', 'insert', 'ops', 'runner', 'sql', 'testing', 'unique'].sort(),
     );
     for (const folder of folders) {
       const nested = readdirSync(join(root, 'src', folder)).filter((name) =>

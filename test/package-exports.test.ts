@@ -49,6 +49,7 @@ describe('package exports', () => {
     const coreEntries: Record<string, string> = {
       './driver': 'src/driver/index.ts',
       './http-api': 'src/http/api.ts',
+      './testing': 'src/testing/index.ts',
     };
     const adapterEntries = Object.keys(pkg.exports).filter(
       (key) =>
@@ -68,6 +69,15 @@ describe('package exports', () => {
       default: './dist/src/driver/index.js',
     });
     expect(statSync(join(root, 'src', 'driver', 'index.ts')).isFile()).toBe(true);
+  });
+
+  it('exports the test helpers as eddy/testing, with types', () => {
+    expect(pkg.exports['./testing']).toEqual({
+      types: './dist/src/testing/index.d.ts',
+      import: './dist/src/testing/index.js',
+      default: './dist/src/testing/index.js',
+    });
+    expect(statSync(join(root, 'src', 'testing', 'index.ts')).isFile()).toBe(true);
   });
 
   it('keeps hono and ws optional peer dependencies, installed only for the tests', () => {
