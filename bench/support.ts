@@ -150,3 +150,13 @@ export async function loadBaseline(): Promise<EddyApi | undefined> {
   const pgAdapter = await import(pathToFileURL(join(root, 'adapters/node-postgres/index.ts')).href);
   return { ...core, nodePostgres: pgAdapter.nodePostgres } as EddyApi;
 }
+
+/** The median of some measurements (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
