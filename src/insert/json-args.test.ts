@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseJson } from '../driver/json.js';
-import { MAX_JSON_DEPTH, toJsonText } from './json-args.js';
+import { checkJsonValue, MAX_JSON_DEPTH, toJsonText } from './json-args.js';
 
 describe('toJsonText', () => {
   it('writes a bigint beyond 2^53 as its digits, and nothing else changes', () => {
@@ -37,5 +37,31 @@ describe('toJsonText', () => {
     expect(() => toJsonText({ a: deep(MAX_JSON_DEPTH) }, 'args', 'insert(k)')).toThrow(
       new RegExp(`^insert\\(k\\): args\\.a(\\[0\\]){${MAX_JSON_DEPTH}} nests deeper`),
     );
+  });
+
+  it('refuses what Postgres cannot store wherever it hides, and keeps what only looks like it', () => {
+    const refused: [unknown, RegExp][] = [
+      [{ a: 'x\0y' }, /args\.a contains NUL/],
+      [{ 'k\0': 1 }, /args key "k\\u0000" contains NUL/],
+      [{ a: ['ok', '\uD800'] }, /args\.a\[1\] contains a lone UTF-16 surrogate/],
+      [{ a: { b: 'x\uDFFFy' } }, /args\.a\.b contains a lone UTF-16 surrogate/],
+      [{ a: 2 ** 53 }, /args\.a is 9007199254740992, a number beyond/],
+      [{ a: [1, undefined] }, /args\.a\[1\] is undefined/],
+      [{ a: Number.POSITIVE_INFINITY }, /args\.a is Infinity/],
+      [{ a: new Map() }, /args\.a is a Map/],
+      [{ a: Symbol('s') }, /args\.a is a symbol/],
+    ];
+    for (const [value, message] of refused) {
+      expect(() => toJsonText(value, 'args')).toThrow(message);
+    }
+    const kept = [
+      { emoji: '😀 \uD83D\uDE00', escaped: '\\u0000 and \\ud800 as text' },
+      { n: -0, f: 0.1, tiny: 1e-300, small: -(2 ** 53 - 1), none: undefined, nested: [[{}], null] },
+      Object.assign(Object.create(null), { a: 1 }),
+    ];
+    for (const value of kept) {
+      expect(checkJsonValue(value, 'args')).toBe(false);
+      expect(toJsonText(value, 'args')).toBe(JSON.stringify(value));
+    }
   });
 });

@@ -157,11 +157,63 @@ const BIGINT_MARK = '\0bigint:';
 const BIGINT_MARKED = /"\\u0000bigint:(-?\d+)"/g;
 
 /**
+ * Whether `value` is made only of what JSON carries unchanged, so that `JSON.stringify` alone
+ * is exact: plain objects and arrays (no `toJSON`, no holes or undefined elements), strings,
+ * booleans, null, finite numbers that are no unsafe integers. Strings are not checked here (see
+ * `UNSTORABLE_ESCAPE`). No paths, no cycle set: anything else, a cycle included (it runs past
+ * the depth limit), goes to `checkJsonValue`, which says what is wrong and where. This walk is
+ * what nearly every insert takes; building a path for every value cost more than the rest of
+ * the check and `JSON.stringify` together.
+ */
+function isPlainJson(value: unknown, depth: number): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isSafeInteger(value) || (Number.isFinite(value) && !Number.isInteger(value));
+    case 'object':
+      break;
+    default:
+      return false;
+  }
+  if (value === null) return true;
+  if (depth >= MAX_JSON_DEPTH) return false;
+  if ((value as { toJSON?: unknown }).toJSON !== undefined) return false;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (item === undefined || !isPlainJson(item, depth + 1)) return false;
+    }
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  const keys = Object.keys(value);
+  for (let i = 0; i < keys.length; i++) {
+    const item = (value as Record<string, unknown>)[keys[i] as string];
+    if (item !== undefined && !isPlainJson(item, depth + 1)) return false;
+  }
+  return true;
+}
+
+/**
+ * How `JSON.stringify` writes NUL and lone surrogates (as `\u0000`, `\ud800`…; a surrogate pair
+ * stays as it is), so one scan of the text finds any string or key Postgres cannot store. Text
+ * that merely spells such an escape (`"\\u0000"`) takes the exact check too.
+ */
+const UNSTORABLE_ESCAPE = /\\u(?:0000|d[89a-f])/;
+
+/**
  * Serialises `value` to JSON text after `checkJsonValue`; a `rawJson()` value is its own text
  * (check its parsed value with `checkJsonValue` first).
  */
 export function toJsonText(value: unknown, label: string, where?: string): string {
   if (isRawJson(value)) return value.text;
+  if (typeof value === 'object' && isPlainJson(value, 0)) {
+    const text = JSON.stringify(value);
+    if (!UNSTORABLE_ESCAPE.test(text)) return text;
+  }
   if (!checkJsonValue(value, label, where)) return JSON.stringify(value);
   return JSON.stringify(value, (_key, v: unknown) =>
     typeof v === 'bigint' ? BIGINT_MARK + v : v,
