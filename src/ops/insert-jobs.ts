@@ -243,8 +243,8 @@ function sentRows(jobs: readonly PreparedJob[], rows: readonly Row[]): InsertedR
   return out;
 }
 
-/** The statements' texts, built once per schema and variant. */
-const texts = new Map<string, string>();
+/** The statements' texts, built once per schema prefix and variant (the index below). */
+const texts = new Map<string, string[]>();
 function statementText(
   prefix: string,
   plain: boolean,
@@ -252,8 +252,13 @@ function statementText(
   notify: boolean,
   ifAbsent: boolean,
 ): string {
-  const key = `${+plain}${+single}${+notify}${+ifAbsent}${prefix}`;
-  let text = texts.get(key);
+  let variants = texts.get(prefix);
+  if (!variants) {
+    variants = [];
+    texts.set(prefix, variants);
+  }
+  const index = +plain | (+single << 1) | (+notify << 2) | (+ifAbsent << 3);
+  let text = variants[index];
   if (text === undefined) {
     if (plain)
       text = single ? JobInsertOnePlain(prefix, notify) : JobInsertManyPlain(prefix, notify);
@@ -261,7 +266,7 @@ function statementText(
       text = single
         ? JobInsertOne(prefix, notify, ifAbsent)
         : JobInsertMany(prefix, notify, ifAbsent);
-    texts.set(key, text);
+    variants[index] = text;
   }
   return text;
 }
