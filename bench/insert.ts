@@ -11,11 +11,13 @@
  * - single, 8 in flight: BENCH_SINGLE_PARALLEL (default 8) such loops.
  *
  * Every contender gets its own fresh schema (dropped at the end), its own pg Pool of 8, the same
- * job payloads and the same concurrency. Each measurement warms up (BENCH_WARMUP_SECONDS, 1 s)
- * and runs BENCH_SECONDS (4 s); the table is truncated and a CHECKPOINT taken before each one,
- * so no contender pays for another's writes. The measurements are interleaved (round 1: every
- * mode, every contender; then round 2, ...) over BENCH_ROUNDS rounds (default 3) and the median
- * round counts, for everyone alike. Only ratios within one run mean anything on a shared machine.
+ * job payloads and the same concurrency. A measurement is one mode for every contender: the
+ * tables are truncated and a CHECKPOINT taken, each contender warms up (BENCH_WARMUP_SECONDS,
+ * 1 s), then they take turns of BENCH_SLICE_SECONDS (0.5 s) until each has run BENCH_SECONDS
+ * (4 s; see `measureInTurns`), so a slow spell of the shared machine falls on all of them
+ * alike. BENCH_ROUNDS rounds (default 3) of the four modes follow one another; a rate is a
+ * contender's median round, a ratio the median of the rounds' ratios (paired: both contenders
+ * ran through the same seconds). Only ratios within one run mean anything on a shared machine.
  *
  * Contenders and their settings (each library's documented fast path, defaults otherwise):
  * - Eddy: `createClient({ driver: nodePostgres(pool), schema })`, `insert` / `insertMany`
@@ -53,12 +55,14 @@ import {
   freshSchema,
   ignoreIdleErrors,
   loadBaseline,
-  measure,
+  type Measurement,
+  measureInTurns,
   median,
   printTable,
   quietGraphileLogger,
   round,
   SECONDS,
+  SLICE_SECONDS,
   WARMUP_SECONDS,
 } from './support.js';
 
@@ -229,7 +233,7 @@ async function graphile(): Promise<Contender> {
 
 async function main() {
   console.log(
-    `insert benchmark: ${SECONDS}s per measurement after ${WARMUP_SECONDS}s warm-up, median of ${ROUNDS} interleaved rounds; ` +
+    `insert benchmark: ${SECONDS}s per measurement in turns of ${SLICE_SECONDS}s after ${WARMUP_SECONDS}s warm-up, median of ${ROUNDS} rounds; ` +
       `bulk ${BULK_SIZE} per call; pool size ${POOL_SIZE}`,
   );
   const contenders: Contender[] = [];
@@ -244,12 +248,14 @@ async function main() {
     const key = (name: string, mode: string) => `${name}/${mode}`;
     for (let r = 0; r < ROUNDS; r++) {
       for (const mode of modes) {
-        for (const c of contenders) {
-          await c.reset();
-          await admin('CHECKPOINT');
-          const m = await measure(mode.call === 'single' ? c.single : c.bulk, {
-            parallel: mode.parallel,
-          });
+        for (const c of contenders) await c.reset();
+        await admin('CHECKPOINT');
+        const measured = await measureInTurns(
+          contenders.map((c) => (mode.call === 'single' ? c.single : c.bulk)),
+          { parallel: mode.parallel },
+        );
+        contenders.forEach((c, i) => {
+          const m = measured[i] as Measurement;
           console.log(
             `  round ${r + 1} ${mode.label.padEnd(20)} ${c.name.padEnd(16)} ${fmt(m.perSecond)} jobs/s`,
           );
@@ -257,7 +263,7 @@ async function main() {
             ...(rounds.get(key(c.name, mode.key)) ?? []),
             m.perSecond,
           ]);
-        }
+        });
       }
     }
     for (const c of contenders) await c.reset();
@@ -267,10 +273,17 @@ async function main() {
       const all = rounds.get(key(name, mode)) ?? [];
       return `${fmt(Math.min(...all))}–${fmt(Math.max(...all))}`;
     };
-    const vsBare = (name: string, mode: string) => round(rate(name, mode) / rate('bare SQL', mode));
+    // A ratio pairs the rounds: in each, the two contenders took turns through the same seconds,
+    // so the median of the rounds' ratios is steadier than the ratio of the medians.
+    const ratio = (name: string, other: string, mode: string) => {
+      const mine = rounds.get(key(name, mode)) ?? [];
+      const theirs = rounds.get(key(other, mode)) ?? [];
+      return round(median(mine.map((r, i) => r / (theirs[i] as number))));
+    };
+    const vsBare = (name: string, mode: string) => ratio(name, 'bare SQL', mode);
     console.log('');
     printTable(
-      ['jobs/s (median)', ...modes.flatMap((m) => [m.label, 'vs bare'])],
+      ['jobs/s (median round)', ...modes.flatMap((m) => [m.label, 'vs bare'])],
       contenders.map((c) => [
         c.name,
         ...modes.flatMap((m) => [rate(c.name, m.key), `${vsBare(c.name, m.key)}x`]),
@@ -284,7 +297,7 @@ async function main() {
     console.log('');
     if (baseline) {
       console.log(
-        `this tree vs baseline: ${modes.map((m) => `${m.key} ${round(rate('eddy', m.key) / rate('eddy@baseline', m.key))}x`).join(', ')}`,
+        `this tree vs baseline: ${modes.map((m) => `${m.key} ${ratio('eddy', 'eddy@baseline', m.key)}x`).join(', ')}`,
       );
     }
     console.log(
@@ -302,13 +315,13 @@ async function main() {
     for (const m of modes) {
       figures[`${m.key}_vs_bare`] = vsBare('eddy', m.key);
       if (baseline) {
-        figures[`${m.key}_vs_baseline`] = round(rate('eddy', m.key) / rate('eddy@baseline', m.key));
+        figures[`${m.key}_vs_baseline`] = ratio('eddy', 'eddy@baseline', m.key);
       }
       for (const [short, name] of labels) {
         if (!rounds.has(key(name, m.key))) continue;
         figures[`${short}_${m.key}_jobs_per_s`] = Math.round(rate(name, m.key));
         if (short !== 'eddy' && short !== 'bare') {
-          figures[`${m.key}_vs_${short}`] = round(rate('eddy', m.key) / rate(name, m.key));
+          figures[`${m.key}_vs_${short}`] = ratio('eddy', name, m.key);
         }
       }
     }
