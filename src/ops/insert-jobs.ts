@@ -11,9 +11,11 @@ import type { Job } from '../job.js';
 import {
   JobInsertMany,
   JobInsertManyPlain,
+  JobInsertManyShared,
   JobInsertOne,
   JobInsertOnePlain,
 } from '../sql/job-insert.js';
+import { manyParams, oneParams } from './insert-params.js';
 import { PREPARED } from './prepared.js';
 
 /** A job as an insert stored it (or found it stored, for a unique duplicate). */
@@ -61,113 +63,6 @@ export interface InsertJobsStatement {
    * back, so there the rows are not matched to jobs and `rows.length` is all that counts.
    */
   read(rows: readonly Row[]): InsertedRow[];
-}
-
-/** JSON documents as the text of one JSON array, for `jsonb_array_elements` (see JobInsertMany). */
-function jsonArray(texts: readonly string[]): string {
-  let text = '[';
-  for (let i = 0; i < texts.length; i++) text += (i === 0 ? '' : ',') + texts[i];
-  return `${text}]`;
-}
-
-/** A column of a many-job insert: how to read it from a job, and how to send it per job. */
-interface ManyColumn {
-  pick(job: PreparedJob): Param;
-  /** Whether two jobs' values are the same, so that the column can travel once; default `===`. */
-  same?(a: Param, b: Param): boolean;
-  /** The per-job values as one parameter; default the array itself. */
-  each?(values: Param[]): Param;
-}
-
-const sameTime = (a: Param, b: Param) =>
-  a === b || (a instanceof Date && b instanceof Date && a.getTime() === b.getTime());
-const sameTags = (a: Param, b: Param) => {
-  const x = a as readonly string[];
-  const y = b as readonly string[];
-  if (x.length !== y.length) return false;
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
-  return true;
-};
-
-/** JobInsertMany's columns $2..$9 and $11 (args and unique_key apart), in its order. */
-const MANY_COLUMNS: readonly ManyColumn[] = [
-  { pick: (j) => j.kind },
-  { pick: (j) => j.maxAttempts },
-  { pick: (j) => j.metadataJson, each: (values) => jsonArray(values as string[]) },
-  { pick: (j) => j.priority },
-  { pick: (j) => j.queue },
-  { pick: (j) => j.scheduledAt, same: sameTime },
-  { pick: (j) => j.state },
-  // Each job's tags comma-joined: Postgres arrays cannot be ragged (hence River's no-comma rule).
-  {
-    pick: (j) => j.tags,
-    same: sameTags,
-    each: (values) => (values as string[][]).map((tags) => tags.join(',')),
-  },
-  { pick: (j) => j.uniqueStates },
-];
-
-/**
- * Parameters $1..$21 of JobInsertMany, the insert time ($12) left NULL: each column as an
- * array with a value per job and a NULL shared value, or, when every job has the same value,
- * as a NULL array and that value (see `manyRows` in sql/job-insert.ts).
- */
-function manyParams(jobs: readonly PreparedJob[]): Param[] {
-  const args = new Array<string>(jobs.length);
-  for (let i = 0; i < jobs.length; i++) args[i] = (jobs[i] as PreparedJob).argsJson;
-  const perJob: Param[] = [];
-  const shared: Param[] = [];
-  for (const column of MANY_COLUMNS) {
-    const first = column.pick(jobs[0] as PreparedJob);
-    const same = column.same ?? Object.is;
-    let i = 1;
-    while (i < jobs.length && same(first, column.pick(jobs[i] as PreparedJob))) i++;
-    if (i === jobs.length) {
-      perJob.push(null);
-      shared.push(first);
-    } else {
-      const values = jobs.map(column.pick);
-      perJob.push(column.each ? column.each(values) : values);
-      shared.push(null);
-    }
-  }
-  // No two rows share a unique key: an array of them, or NULL when no job has one.
-  const keys = jobs.some((job) => job.uniqueKey !== null) ? jobs.map((job) => job.uniqueKey) : null;
-  const [kind, maxAttempts, metadata, priority, queue, scheduledAt, state, tags, uniqueStates] =
-    perJob;
-  return [
-    jsonArray(args),
-    kind,
-    maxAttempts,
-    metadata,
-    priority,
-    queue,
-    scheduledAt,
-    state,
-    tags,
-    keys,
-    uniqueStates,
-    null,
-    ...shared,
-  ];
-}
-
-/** JobInsertOne's parameters $1..$11, the insert time ($12) left NULL. */
-function oneParams(job: PreparedJob): Param[] {
-  return [
-    job.argsJson,
-    job.kind,
-    job.maxAttempts,
-    job.metadataJson,
-    job.priority,
-    job.queue,
-    job.scheduledAt,
-    job.state,
-    job.tags,
-    job.uniqueKey,
-    job.uniqueStates,
-    null,
-  ];
 }
 
 const toDate = (value: unknown): Date =>
@@ -243,30 +138,33 @@ function sentRows(jobs: readonly PreparedJob[], rows: readonly Row[]): InsertedR
   return out;
 }
 
-/** The statements' texts, built once per schema prefix and variant (the index below). */
-const texts = new Map<string, string[]>();
-function statementText(
-  prefix: string,
-  plain: boolean,
-  single: boolean,
-  notify: boolean,
-  ifAbsent: boolean,
-): string {
-  let variants = texts.get(prefix);
-  if (!variants) {
-    variants = [];
-    texts.set(prefix, variants);
+type Variant = 'one' | 'onePlain' | 'many' | 'manyPlain' | 'manyShared';
+
+/** The statements' texts, built once per schema prefix, variant and flags. */
+const texts = new Map<string, Map<string, string>>();
+function statementText(prefix: string, variant: Variant, notify: boolean, ifAbsent: boolean) {
+  let built = texts.get(prefix);
+  if (!built) {
+    built = new Map();
+    texts.set(prefix, built);
   }
-  const index = +plain | (+single << 1) | (+notify << 2) | (+ifAbsent << 3);
-  let text = variants[index];
+  const key = notify
+    ? ifAbsent
+      ? `${variant}+n+a`
+      : `${variant}+n`
+    : ifAbsent
+      ? `${variant}+a`
+      : variant;
+  let text = built.get(key);
   if (text === undefined) {
-    if (plain)
-      text = single ? JobInsertOnePlain(prefix, notify) : JobInsertManyPlain(prefix, notify);
-    else
-      text = single
-        ? JobInsertOne(prefix, notify, ifAbsent)
-        : JobInsertMany(prefix, notify, ifAbsent);
-    variants[index] = text;
+    text = {
+      one: () => JobInsertOne(prefix, notify, ifAbsent),
+      onePlain: () => JobInsertOnePlain(prefix, notify),
+      many: () => JobInsertMany(prefix, notify, ifAbsent),
+      manyPlain: () => JobInsertManyPlain(prefix, notify),
+      manyShared: () => JobInsertManyShared(prefix, notify),
+    }[variant]();
+    built.set(key, text);
   }
   return text;
 }
@@ -281,14 +179,29 @@ export function insertJobsStatement(
 ): InsertJobsStatement {
   const { prefix, notifyChannel, ifAbsent = false } = options;
   const notify = notifyChannel !== undefined;
-  const single = jobs.length === 1;
-  const values = single ? oneParams(jobs[0] as PreparedJob) : manyParams(jobs);
-  values[11] = options.now ?? null; // $12, the insert time, in both
-  if (notify) values.push(notifyChannel);
   // Without unique keys nothing can conflict: the lighter statement, and rows built from input.
   const plain = !ifAbsent && jobs.every((job) => job.uniqueKey === null);
+  let variant: Variant;
+  let values: Param[];
+  if (jobs.length === 1) {
+    variant = plain ? 'onePlain' : 'one';
+    values = oneParams(jobs[0] as PreparedJob);
+  } else {
+    const many = manyParams(jobs);
+    if (plain && many.shared) {
+      // JobInsertOne's parameters with the args of every job in $1.
+      variant = 'manyShared';
+      values = oneParams(jobs[0] as PreparedJob);
+      values[0] = many.params[0] as string;
+    } else {
+      variant = plain ? 'manyPlain' : 'many';
+      values = many.params;
+    }
+  }
+  values[11] = options.now ?? null; // $12, the insert time, in every variant
+  if (notify) values.push(notifyChannel);
   return {
-    text: statementText(prefix, plain, single, notify, ifAbsent),
+    text: statementText(prefix, variant, notify, ifAbsent),
     params: values,
     read(rows) {
       if (plain) return sentRows(jobs, rows);
