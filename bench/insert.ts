@@ -37,7 +37,9 @@
  * - graphile-worker 0.18: WorkerUtils over the same kind of pool, `addJob` / `addJobs` (its
  *   bulk `add_jobs` SQL function, as documented for batch enqueueing).
  *
- * BENCH_BASELINE=<checkout> adds that checkout's Eddy (`eddy@baseline`) to the same run.
+ * BENCH_BASELINE=<checkout> adds that checkout's Eddy (`eddy@baseline`) to the same run, and
+ * BENCH_BARE_RETURNING=1 the bare statements with `RETURNING id, created_at` (`bare + RETURNING`):
+ * what returning the inserted job costs the database by itself.
  * The last line printed is one JSON object with every rate and the ratios to bare SQL.
  */
 
@@ -139,27 +141,32 @@ async function eddy(api = current, name = 'eddy'): Promise<Contender> {
   };
 }
 
-async function bare(): Promise<Contender> {
-  const schema = await freshSchema('bare');
+/**
+ * `returning`: the same statements with `RETURNING id, created_at`, what an insert that tells
+ * its caller the job needs at least (BENCH_BARE_RETURNING=1 adds it as `bare + RETURNING`).
+ */
+async function bare(returning = false): Promise<Contender> {
+  const schema = await freshSchema(returning ? 'bare_ret' : 'bare');
   const pool = newPool();
   await migrate(nodePostgres(pool), { schema });
   // Every column Eddy writes, with the values Eddy stores for these jobs (see the file comment).
   const columns = `(args, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags,
     created_at)`;
   const constants = `25, '{}', 1, 'default', now(), 'available', '{}', now()`;
+  const tail = returning ? '\n    RETURNING id, created_at' : '';
   const single = {
     name: 'bare_single',
-    text: `INSERT INTO ${schema}.river_job ${columns} VALUES ($1, $2, ${constants})`,
+    text: `INSERT INTO ${schema}.river_job ${columns} VALUES ($1, $2, ${constants})${tail}`,
   };
   const bulk = {
     name: 'bare_bulk',
     text: `INSERT INTO ${schema}.river_job ${columns}
     SELECT a, k, ${constants}
-    FROM ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::text[])) AS t(a, k)`,
+    FROM ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::text[])) AS t(a, k)${tail}`,
   };
   const kinds = `{${payloads.map(() => KIND).join(',')}}`;
   return {
-    name: 'bare SQL',
+    name: returning ? 'bare + RETURNING' : 'bare SQL',
     single: async () => {
       await pool.query({ ...single, values: [JSON.stringify(onePayload()), KIND] });
       return 1;
@@ -242,6 +249,7 @@ async function main() {
       if (ONLY && !ONLY.includes(make.name)) continue;
       contenders.push(await make());
     }
+    if (process.env.BENCH_BARE_RETURNING === '1') contenders.push(await bare(true));
     const baseline = await loadBaseline();
     if (baseline) contenders.splice(1, 0, await eddy(baseline, 'eddy@baseline'));
     const rounds = new Map<string, number[]>();
@@ -310,6 +318,7 @@ async function main() {
       ['bare', 'bare SQL'],
       ['pgboss', 'pg-boss'],
       ['graphile', 'graphile-worker'],
+      ['bare_returning', 'bare + RETURNING'],
       ...(baseline ? ([['baseline', 'eddy@baseline']] as [string, string][]) : []),
     ];
     for (const m of modes) {
