@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseJson } from '../driver/json.js';
-import { checkJsonValue, MAX_JSON_DEPTH, toJsonText } from './json-args.js';
+import {
+  checkJsonValue,
+  copyPlainJson,
+  MAX_JSON_DEPTH,
+  plainJsonText,
+  toJsonText,
+} from './json-args.js';
 
 describe('toJsonText', () => {
   it('writes a bigint beyond 2^53 as its digits, and nothing else changes', () => {
@@ -63,5 +69,29 @@ describe('toJsonText', () => {
       expect(checkJsonValue(value, 'args')).toBe(false);
       expect(toJsonText(value, 'args')).toBe(JSON.stringify(value));
     }
+  });
+
+  it('copies plain JSON exactly as parsing its text would', () => {
+    const proto = JSON.parse('{"__proto__": {"polluted": true}, "a": 1}');
+    const values = [
+      { a: -0, b: [-0, 0.5, -1e-7], c: 'x', d: null, e: true, f: undefined, g: [[], {}] },
+      { 2: 'two', b: 'b', 1: 'one', a: { z: 1, y: [1, { x: 'deep' }] } },
+      proto,
+      Object.assign(Object.create(null), { n: 1 }),
+      [1, 'a', [null]],
+      { emoji: '😀', escaped: '\\n\n"quoted"' },
+    ];
+    for (const value of values) {
+      const text = plainJsonText(value);
+      expect(text).toBe(JSON.stringify(value));
+      const copy = copyPlainJson(value);
+      expect(copy).toStrictEqual(JSON.parse(text as string));
+      expect(Object.keys(copy as object)).toEqual(Object.keys(JSON.parse(text as string)));
+      expect(copy).not.toBe(value);
+    }
+    const copied = copyPlainJson(proto) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(copied)).toBe(Object.prototype);
+    expect(Object.hasOwn(copied, '__proto__')).toBe(true);
+    expect(Object.is((copyPlainJson({ z: -0 }) as { z: number }).z, 0)).toBe(true);
   });
 });

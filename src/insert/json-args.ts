@@ -205,15 +205,52 @@ function isPlainJson(value: unknown, depth: number): boolean {
 const UNSTORABLE_ESCAPE = /\\u(?:0000|d[89a-f])/;
 
 /**
+ * `value`'s JSON text when it is plain JSON (`isPlainJson`) with nothing Postgres cannot store:
+ * the insert's fast path. Undefined otherwise; `toJsonText` then says what is wrong, if anything.
+ */
+export function plainJsonText(value: unknown): string | undefined {
+  if (typeof value !== 'object' || isRawJson(value) || !isPlainJson(value, 0)) return undefined;
+  const text = JSON.stringify(value);
+  return UNSTORABLE_ESCAPE.test(text) ? undefined : text;
+}
+
+/**
+ * A copy of a value `plainJsonText` wrote: the same as `JSON.parse` of that text (-0 as 0,
+ * undefined members left out, `__proto__` an own key, plain prototypes), about four times
+ * faster for small args. Given back to the inserter as the args a worker will read.
+ */
+export function copyPlainJson(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return Object.is(value, -0) ? 0 : value;
+  if (Array.isArray(value)) {
+    const out = new Array(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = copyPlainJson(value[i]);
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  // Own enumerable keys, in the order JSON.stringify writes them.
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item === undefined) continue;
+    if (key === '__proto__') {
+      Object.defineProperty(out, key, {
+        value: copyPlainJson(item),
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    } else out[key] = copyPlainJson(item);
+  }
+  return out;
+}
+
+/**
  * Serialises `value` to JSON text after `checkJsonValue`; a `rawJson()` value is its own text
  * (check its parsed value with `checkJsonValue` first).
  */
 export function toJsonText(value: unknown, label: string, where?: string): string {
   if (isRawJson(value)) return value.text;
-  if (typeof value === 'object' && isPlainJson(value, 0)) {
-    const text = JSON.stringify(value);
-    if (!UNSTORABLE_ESCAPE.test(text)) return text;
-  }
+  const plain = plainJsonText(value);
+  if (plain !== undefined) return plain;
   if (!checkJsonValue(value, label, where)) return JSON.stringify(value);
   return JSON.stringify(value, (_key, v: unknown) =>
     typeof v === 'bigint' ? BIGINT_MARK + v : v,

@@ -19,8 +19,10 @@ import {
 import {
   byteLength,
   checkJsonValue,
+  copyPlainJson,
   isRawJson,
   MAX_JSON_DEPTH,
+  plainJsonText,
   type RawJson,
   toJsonText,
 } from './json-args.js';
@@ -50,6 +52,11 @@ export interface InsertItem {
 export interface PreparedJob {
   kind: string;
   argsJson: string;
+  /**
+   * Plain JSON args (`plainJsonText`) copied as they were serialised: what a worker will read,
+   * for the insert's result without parsing `argsJson` again. Handed out once, then undefined.
+   */
+  argsCopy?: unknown;
   metadataJson: string;
   queue: string;
   priority: number;
@@ -198,7 +205,8 @@ function prepareRow(
 ): PreparedJob | Promise<PreparedJob> {
   const options = item.options ?? {};
   const defaults: JobDefaults = kind?.defaults ?? {};
-  const argsJson = toJsonText(args, 'args', where);
+  const plainText = plainJsonText(args);
+  const argsJson = plainText ?? toJsonText(args, 'args', where);
   if (!isRawJson(args) && (typeof args !== 'object' || args === null || Array.isArray(args))) {
     fail(where, 'args', 'must be a JSON object (River stores args as an object)');
   }
@@ -273,6 +281,7 @@ function prepareRow(
   const row: PreparedJob = {
     kind: kindName,
     argsJson,
+    argsCopy: plainText === undefined ? undefined : copyPlainJson(args),
     metadataJson,
     queue,
     priority,
