@@ -145,11 +145,13 @@ function sentRows(
   for (let i = 0; i < jobs.length; i++) {
     const job = jobs[i] as PreparedJob;
     let args = job.argsCopy;
-    job.argsCopy = undefined;
-    if (args === undefined && argsArray === undefined) args = parseJson(job.argsJson);
-    else if (args === undefined) {
-      parsed ??= parseJson(argsArray as string) as unknown[];
-      args = parsed[i];
+    job.argsCopy = undefined; // handed out once: a second read gets its own
+    if (args === undefined) {
+      if (argsArray === undefined) args = parseJson(job.argsJson);
+      else {
+        parsed ??= parseJson(argsArray) as unknown[];
+        args = parsed[i];
+      }
     }
     out[i] = sentRow(job, ids[i] as bigint, createdAt, args);
   }

@@ -6,9 +6,9 @@
  * two cases apart — a duplicate never raises, so it never aborts the caller's transaction.
  *
  * Parameters $1..$11 are the columns below; $12 is the insert time (timestamptz, NULL: the
- * database's now(); see `clock`), which becomes created_at and the default scheduled_at. A
- * many-job insert takes the values its jobs share in $13..$21 (see `manyRows`); the
- * notification channel, when there is one, comes last ($13 for one job, $22 for many).
+ * database's now(); see `clock`), which becomes created_at and the default scheduled_at.
+ * JobInsertMany takes the values its jobs share in $13..$21 (see `manyRows`). The notification
+ * channel, when there is one, comes last: $13, or $22 for JobInsertMany.
  *
  * `ifAbsent` statements use `DO NOTHING` instead: only inserted rows come back, and existing ones
  * are neither locked nor rewritten. The tick runner enqueues periodic jobs so: `DO UPDATE` locked
@@ -69,11 +69,12 @@ export const JobInsertOne = (p: string, withNotify: boolean, ifAbsent = false) =
  * travels one of two ways: as one value per job ($2..$11: an array, or for metadata a JSON
  * array) or, when every job has the same value, as that value once ($13..$21, in the same
  * column order, without unique_key, which no two rows share) with NULL for its array. ROWS FROM
- * pads the unsent columns with NULL and `coalesce` takes the shared value. A batch of one kind
- * with the same options, the usual `insertMany`, so sends its args and nine scalars instead of
- * ten arrays of a thousand elements: for 1,000 jobs the server took ~15 % less time
- * (pg_stat_statements, PostgreSQL 15), 3–10 % more than a hand-written INSERT of the same rows,
- * and encoding the arrays had been ~10 % of `insertMany`'s JavaScript time.
+ * pads the unsent columns with NULL and `coalesce` takes the shared value. A batch whose jobs
+ * differ in a column or two so sends those arrays and the rest once, not ten arrays of a
+ * thousand elements: for 1,000 jobs of one kind and options the server took ~15 % less time
+ * than with ten arrays (pg_stat_statements, PostgreSQL 15), and encoding the arrays had been
+ * ~10 % of `insertMany`'s JavaScript time. Jobs that differ only in their args take
+ * JobInsertManyShared, lighter still.
  *
  * Only scheduled_at and unique_states may be NULL in a row; a shared NULL is what a NULL array
  * element would have been, so `coalesce` still gives each row its own value.
