@@ -1,31 +1,46 @@
 /**
- * Insert throughput: Eddy vs pg-boss vs graphile-worker vs bare SQL, on the same PostgreSQL.
+ * Insert throughput: Eddy vs bare SQL vs pg-boss vs graphile-worker, on the same PostgreSQL.
  *
  *   npm run bench:insert
  *
- * Every contender gets its own fresh schema (dropped at the end), its own pg Pool of the same
- * size, the same job payloads, and the same concurrency:
+ * Four measurements, each for every contender:
  *
- * - single: BENCH_SINGLE_PARALLEL (default 8) loops, each awaiting one insert at a time;
- * - bulk: BENCH_BULK_PARALLEL (default 2) loops, each awaiting one 1000-job call at a time.
+ * - bulk, sequential: one loop awaiting one 1,000-job call at a time (one connection busy);
+ * - bulk, 8 in flight: BENCH_BULK_PARALLEL (default 8) such loops;
+ * - single, sequential: one loop awaiting one `insert` at a time;
+ * - single, 8 in flight: BENCH_SINGLE_PARALLEL (default 8) such loops.
  *
- * Each measurement warms up (BENCH_WARMUP_SECONDS, 1 s), then runs BENCH_SECONDS (4 s). The
- * table is truncated and a CHECKPOINT taken before each one so no contender pays for another's
- * writes. Contenders are interleaved over BENCH_ROUNDS rounds (default 3); the best round
- * counts, for everyone alike.
+ * Every contender gets its own fresh schema (dropped at the end), its own pg Pool of 8, the same
+ * job payloads and the same concurrency. A measurement is one mode for every contender: the
+ * tables are truncated and a CHECKPOINT taken, each contender warms up (BENCH_WARMUP_SECONDS,
+ * 1 s), then they take turns of BENCH_SLICE_SECONDS (0.5 s) until each has run BENCH_SECONDS
+ * (4 s; see `measureInTurns`), so a slow spell of the shared machine falls on all of them
+ * alike. BENCH_ROUNDS rounds (default 3) of the four modes follow one another; a rate is a
+ * contender's median round, a ratio the median of the rounds' ratios (paired: both contenders
+ * ran through the same seconds). Only ratios within one run mean anything on a shared machine.
  *
  * Contenders and their settings (each library's documented fast path, defaults otherwise):
  * - Eddy: `createClient({ driver: nodePostgres(pool), schema })`, `insert` / `insertMany`
  *   (one statement per call, validated, returning each inserted job, as users get it; these
  *   jobs have no unique key, so Eddy sends its plain INSERT without ON CONFLICT).
+ * - bare SQL on River's schema (the floor): the same rows into the same `river_job` table, with
+ *   the same indexes, by a hand-written prepared statement naming every column Eddy writes
+ *   (args and kind per job; attempts, metadata, priority, queue, state, tags, scheduled_at and
+ *   created_at as the literal values Eddy stores for these jobs). Bulk: one JSON array of the
+ *   args through `jsonb_array_elements` beside `unnest` of the kinds (the faster of the two
+ *   obvious shapes: `unnest($1::jsonb[])` took the server 5–10 % longer, and escaping each
+ *   document into an array literal costs JavaScript time). No RETURNING, no validation, no
+ *   library in between.
  * - pg-boss 12: `send(name, data)` / `insert(name, jobs)` on a created queue; `supervise: false`,
  *   `schedule: false` and `registerInstance: false` so no maintenance, cron polling or instance
  *   heartbeat competes with the inserts.
  * - graphile-worker 0.18: WorkerUtils over the same kind of pool, `addJob` / `addJobs` (its
  *   bulk `add_jobs` SQL function, as documented for batch enqueueing).
- * - bare SQL into the same River `river_job` table: a plain parameterised
- *   `INSERT ... VALUES ($1, $2, $3)` for single, `INSERT ... SELECT FROM unnest($1, $2)` for
- *   bulk, no RETURNING, no library in between: the floor for this table.
+ *
+ * BENCH_BASELINE=<checkout> adds that checkout's Eddy (`eddy@baseline`) to the same run, and
+ * BENCH_BARE_RETURNING=1 the bare statements with `RETURNING id, created_at` (`bare + RETURNING`):
+ * what returning the inserted job costs the database by itself.
+ * The last line printed is one JSON object with every rate and the ratios to bare SQL.
  */
 
 import { makeWorkerUtils, type WorkerUtils } from 'graphile-worker';
@@ -42,22 +57,46 @@ import {
   freshSchema,
   ignoreIdleErrors,
   loadBaseline,
-  measure,
+  type Measurement,
+  measureInTurns,
+  median,
   printTable,
   quietGraphileLogger,
   round,
   SECONDS,
+  SLICE_SECONDS,
   WARMUP_SECONDS,
 } from './support.js';
 
 const SINGLE_PARALLEL = Number(process.env.BENCH_SINGLE_PARALLEL ?? 8);
-const BULK_PARALLEL = Number(process.env.BENCH_BULK_PARALLEL ?? 2);
+const BULK_PARALLEL = Number(process.env.BENCH_BULK_PARALLEL ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BULK_SIZE = 1000;
 /** BENCH_ONLY=eddy,bare narrows the contenders (for profiling; the JSON then lacks peers). */
 const ONLY = process.env.BENCH_ONLY?.split(',');
+/** BENCH_MODES=bulk_seq,single_8 narrows the measurements (for profiling). */
+const MODES = process.env.BENCH_MODES?.split(',');
 const POOL_SIZE = Math.max(SINGLE_PARALLEL, BULK_PARALLEL);
 const KIND = 'bench_noop';
+
+/** The four measurements: which call, and how many loops await it side by side. */
+const ALL_MODES = [
+  { key: 'bulk_seq', label: 'bulk, sequential', call: 'bulk', parallel: 1 },
+  {
+    key: 'bulk_8',
+    label: `bulk, ${BULK_PARALLEL} in flight`,
+    call: 'bulk',
+    parallel: BULK_PARALLEL,
+  },
+  { key: 'single', label: 'single, sequential', call: 'single', parallel: 1 },
+  {
+    key: 'single_8',
+    label: `single, ${SINGLE_PARALLEL} in flight`,
+    call: 'single',
+    parallel: SINGLE_PARALLEL,
+  },
+] as const;
+const modes = ALL_MODES.filter((m) => !MODES || MODES.includes(m.key));
 
 /** The same payloads for everyone: a small JSON object, as typical jobs carry. */
 const payloads = Array.from({ length: BULK_SIZE }, (_, i) => ({
@@ -102,25 +141,41 @@ async function eddy(api = current, name = 'eddy'): Promise<Contender> {
   };
 }
 
-async function bare(): Promise<Contender> {
-  const schema = await freshSchema('bare');
+/**
+ * `returning`: the same statements with `RETURNING id, created_at`, what an insert that tells
+ * its caller the job needs at least (BENCH_BARE_RETURNING=1 adds it as `bare + RETURNING`).
+ */
+async function bare(returning = false): Promise<Contender> {
+  const schema = await freshSchema(returning ? 'bare_ret' : 'bare');
   const pool = newPool();
   await migrate(nodePostgres(pool), { schema });
-  const singleSql = `INSERT INTO ${schema}.river_job (args, kind, max_attempts) VALUES ($1, $2, $3)`;
-  const bulkSql = `INSERT INTO ${schema}.river_job (args, kind, max_attempts)
-    SELECT a, k, 25 FROM unnest($1::jsonb[], $2::text[]) AS t(a, k)`;
-  const kinds = payloads.map(() => KIND);
+  // Every column Eddy writes, with the values Eddy stores for these jobs (see the file comment).
+  const columns = `(args, kind, max_attempts, metadata, priority, queue, scheduled_at, state, tags,
+    created_at)`;
+  const constants = `25, '{}', 1, 'default', now(), 'available', '{}', now()`;
+  const tail = returning ? '\n    RETURNING id, created_at' : '';
+  const single = {
+    name: 'bare_single',
+    text: `INSERT INTO ${schema}.river_job ${columns} VALUES ($1, $2, ${constants})${tail}`,
+  };
+  const bulk = {
+    name: 'bare_bulk',
+    text: `INSERT INTO ${schema}.river_job ${columns}
+    SELECT a, k, ${constants}
+    FROM ROWS FROM (jsonb_array_elements($1::jsonb), unnest($2::text[])) AS t(a, k)${tail}`,
+  };
+  const kinds = `{${payloads.map(() => KIND).join(',')}}`;
   return {
-    name: 'bare SQL',
+    name: returning ? 'bare + RETURNING' : 'bare SQL',
     single: async () => {
-      await pool.query(singleSql, [JSON.stringify(onePayload()), KIND, 25]);
+      await pool.query({ ...single, values: [JSON.stringify(onePayload()), KIND] });
       return 1;
     },
     bulk: async () => {
-      const { rowCount } = await pool.query(bulkSql, [
-        payloads.map((p) => JSON.stringify(p)),
-        kinds,
-      ]);
+      const { rowCount } = await pool.query({
+        ...bulk,
+        values: [JSON.stringify(payloads), kinds],
+      });
       return rowCount ?? 0;
     },
     reset: () => pool.query(`TRUNCATE ${schema}.river_job`).then(() => undefined),
@@ -185,92 +240,107 @@ async function graphile(): Promise<Contender> {
 
 async function main() {
   console.log(
-    `insert benchmark: ${SECONDS}s per measurement after ${WARMUP_SECONDS}s warm-up, best of ${ROUNDS} rounds; ` +
-      `single ${SINGLE_PARALLEL} in flight, bulk ${BULK_PARALLEL} × ${BULK_SIZE} in flight; pool size ${POOL_SIZE}`,
+    `insert benchmark: ${SECONDS}s per measurement in turns of ${SLICE_SECONDS}s after ${WARMUP_SECONDS}s warm-up, median of ${ROUNDS} rounds; ` +
+      `bulk ${BULK_SIZE} per call; pool size ${POOL_SIZE}`,
   );
   const contenders: Contender[] = [];
   try {
-    for (const make of [eddy, pgBoss, graphile, bare]) {
+    for (const make of [eddy, bare, pgBoss, graphile]) {
       if (ONLY && !ONLY.includes(make.name)) continue;
       contenders.push(await make());
     }
+    if (process.env.BENCH_BARE_RETURNING === '1') contenders.push(await bare(true));
     const baseline = await loadBaseline();
     if (baseline) contenders.splice(1, 0, await eddy(baseline, 'eddy@baseline'));
-    const best = new Map<string, number>();
-    const key = (c: Contender, mode: string) => `${c.name}/${mode}`;
+    const rounds = new Map<string, number[]>();
+    const key = (name: string, mode: string) => `${name}/${mode}`;
     for (let r = 0; r < ROUNDS; r++) {
-      for (const mode of ['single', 'bulk'] as const) {
-        for (const c of contenders) {
-          await c.reset();
-          await admin('CHECKPOINT');
-          const m = await measure(mode === 'single' ? c.single : c.bulk, {
-            parallel: mode === 'single' ? SINGLE_PARALLEL : BULK_PARALLEL,
-          });
+      for (const mode of modes) {
+        for (const c of contenders) await c.reset();
+        await admin('CHECKPOINT');
+        const measured = await measureInTurns(
+          contenders.map((c) => (mode.call === 'single' ? c.single : c.bulk)),
+          { parallel: mode.parallel },
+        );
+        contenders.forEach((c, i) => {
+          const m = measured[i] as Measurement;
           console.log(
-            `  round ${r + 1} ${mode.padEnd(6)} ${c.name.padEnd(16)} ${fmt(m.perSecond)} jobs/s`,
+            `  round ${r + 1} ${mode.label.padEnd(20)} ${c.name.padEnd(16)} ${fmt(m.perSecond)} jobs/s`,
           );
-          best.set(key(c, mode), Math.max(best.get(key(c, mode)) ?? 0, m.perSecond));
-        }
+          rounds.set(key(c.name, mode.key), [
+            ...(rounds.get(key(c.name, mode.key)) ?? []),
+            m.perSecond,
+          ]);
+        });
       }
     }
     for (const c of contenders) await c.reset();
 
-    const rate = (name: string, mode: string) => best.get(`${name}/${mode}`) ?? 0;
-    const bareSingle = rate('bare SQL', 'single');
-    const bareBulk = rate('bare SQL', 'bulk');
+    const rate = (name: string, mode: string) => median(rounds.get(key(name, mode)) ?? []);
+    const spread = (name: string, mode: string) => {
+      const all = rounds.get(key(name, mode)) ?? [];
+      return `${fmt(Math.min(...all))}–${fmt(Math.max(...all))}`;
+    };
+    // A ratio pairs the rounds: in each, the two contenders took turns through the same seconds,
+    // so the median of the rounds' ratios is steadier than the ratio of the medians.
+    const ratio = (name: string, other: string, mode: string) => {
+      const mine = rounds.get(key(name, mode)) ?? [];
+      const theirs = rounds.get(key(other, mode)) ?? [];
+      return round(median(mine.map((r, i) => r / (theirs[i] as number))));
+    };
+    const vsBare = (name: string, mode: string) => ratio(name, 'bare SQL', mode);
     console.log('');
     printTable(
-      ['contender', 'single jobs/s', 'vs bare', 'bulk jobs/s', 'vs bare'],
+      ['jobs/s (median round)', ...modes.flatMap((m) => [m.label, 'vs bare'])],
       contenders.map((c) => [
         c.name,
-        rate(c.name, 'single'),
-        `${round(rate(c.name, 'single') / bareSingle)}x`,
-        rate(c.name, 'bulk'),
-        `${round(rate(c.name, 'bulk') / bareBulk)}x`,
+        ...modes.flatMap((m) => [rate(c.name, m.key), `${vsBare(c.name, m.key)}x`]),
       ]),
     );
-    const peers = ['pg-boss', 'graphile-worker'];
-    const bestPeerBulk = Math.max(...peers.map((p) => rate(p, 'bulk')));
-    const bestPeerSingle = Math.max(...peers.map((p) => rate(p, 'single')));
-    const eddyBulk = rate('eddy', 'bulk');
-    const eddySingle = rate('eddy', 'single');
-    const baseBulk = rate('eddy@baseline', 'bulk');
-    const baseSingle = rate('eddy@baseline', 'single');
+    console.log('');
+    printTable(
+      ['rounds (min–max)', ...modes.map((m) => m.label)],
+      contenders.map((c) => [c.name, ...modes.map((m) => spread(c.name, m.key))]),
+    );
     console.log('');
     if (baseline) {
       console.log(
-        `this tree vs baseline: bulk ${round(eddyBulk / baseBulk)}x, single ${round(eddySingle / baseSingle)}x`,
+        `this tree vs baseline: ${modes.map((m) => `${m.key} ${ratio('eddy', 'eddy@baseline', m.key)}x`).join(', ')}`,
       );
     }
     console.log(
-      `targets: bulk ≥ 3x best peer: ${round(eddyBulk / bestPeerBulk)}x; single ≥ 0.8x bare: ${round(eddySingle / bareSingle)}x`,
+      `targets: bulk ≥ 0.8x bare (sequential ${vsBare('eddy', 'bulk_seq')}x, ${BULK_PARALLEL} in flight ${vsBare('eddy', 'bulk_8')}x); ` +
+        `single ≥ 0.9x bare (sequential ${vsBare('eddy', 'single')}x, ${SINGLE_PARALLEL} in flight ${vsBare('eddy', 'single_8')}x)`,
     );
+    const figures: Record<string, number> = {};
+    const labels: [string, string][] = [
+      ['eddy', 'eddy'],
+      ['bare', 'bare SQL'],
+      ['pgboss', 'pg-boss'],
+      ['graphile', 'graphile-worker'],
+      ['bare_returning', 'bare + RETURNING'],
+      ...(baseline ? ([['baseline', 'eddy@baseline']] as [string, string][]) : []),
+    ];
+    for (const m of modes) {
+      figures[`${m.key}_vs_bare`] = vsBare('eddy', m.key);
+      if (baseline) {
+        figures[`${m.key}_vs_baseline`] = ratio('eddy', 'eddy@baseline', m.key);
+      }
+      for (const [short, name] of labels) {
+        if (!rounds.has(key(name, m.key))) continue;
+        figures[`${short}_${m.key}_jobs_per_s`] = Math.round(rate(name, m.key));
+        if (short !== 'eddy' && short !== 'bare') {
+          figures[`${m.key}_vs_${short}`] = ratio('eddy', name, m.key);
+        }
+      }
+    }
     console.log(
       JSON.stringify({
-        eddy_bulk_jobs_per_s: Math.round(eddyBulk),
-        best_peer_bulk_jobs_per_s: Math.round(bestPeerBulk),
-        bare_bulk_jobs_per_s: Math.round(bareBulk),
-        eddy_single_jobs_per_s: Math.round(eddySingle),
-        best_peer_single_jobs_per_s: Math.round(bestPeerSingle),
-        bare_single_jobs_per_s: Math.round(bareSingle),
-        pgboss_bulk_jobs_per_s: Math.round(rate('pg-boss', 'bulk')),
-        graphile_bulk_jobs_per_s: Math.round(rate('graphile-worker', 'bulk')),
-        pgboss_single_jobs_per_s: Math.round(rate('pg-boss', 'single')),
-        graphile_single_jobs_per_s: Math.round(rate('graphile-worker', 'single')),
-        bulk_ratio_vs_best_peer: round(eddyBulk / bestPeerBulk),
-        bulk_ratio_vs_bare: round(eddyBulk / bareBulk),
-        single_ratio_vs_bare: round(eddySingle / bareSingle),
-        ...(baseline
-          ? {
-              baseline_bulk_jobs_per_s: Math.round(baseBulk),
-              baseline_single_jobs_per_s: Math.round(baseSingle),
-              bulk_ratio_vs_baseline: round(eddyBulk / baseBulk),
-              single_ratio_vs_baseline: round(eddySingle / baseSingle),
-            }
-          : {}),
+        ...figures,
         single_parallel: SINGLE_PARALLEL,
         bulk_parallel: BULK_PARALLEL,
         bulk_size: BULK_SIZE,
+        rounds: ROUNDS,
       }),
     );
   } finally {

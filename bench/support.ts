@@ -180,3 +180,62 @@ export function percentile(values: ArrayLike<number>, p: number): number | null 
   const value = sorted[rank - 1] as number;
   return Number.isFinite(value) ? value : null;
 }
+
+/** The median of some measurements (the mean of the middle two for an even count). */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1
+    ? (sorted[mid] as number)
+    : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+}
+
+/** Seconds of each turn in `measureInTurns`. */
+export const SLICE_SECONDS = Number(process.env.BENCH_SLICE_SECONDS ?? 0.5);
+
+/**
+ * `measure` for several contenders at once: after a warm-up each, they take turns of
+ * `sliceSeconds` (round robin, the first of each turn rotating) until each has run `seconds`,
+ * and each gets its jobs per second over its own turns. A slow spell on a shared machine (a
+ * burst of someone else's disk writes, a busy core) then falls on every contender alike rather
+ * than on whichever ran during it: with one 4 s run each, single inserts of the same code
+ * differed by up to 2x between neighbouring runs.
+ */
+export async function measureInTurns(
+  steps: readonly (() => Promise<number>)[],
+  options: { parallel: number; seconds?: number; warmupSeconds?: number; sliceSeconds?: number },
+): Promise<Measurement[]> {
+  const seconds = options.seconds ?? SECONDS;
+  const slice = Math.min(options.sliceSeconds ?? SLICE_SECONDS, seconds);
+  const turns = Math.max(1, Math.round(seconds / slice));
+  const run = async (step: () => Promise<number>, forSeconds: number) => {
+    const started = performance.now();
+    const until = started + forSeconds * 1000;
+    let jobs = 0;
+    await Promise.all(
+      Array.from({ length: options.parallel }, async () => {
+        while (performance.now() < until) {
+          const handled = await step();
+          jobs += handled;
+        }
+      }),
+    );
+    return { jobs, ms: performance.now() - started };
+  };
+  for (const step of steps) await run(step, options.warmupSeconds ?? WARMUP_SECONDS);
+  const totals = steps.map(() => ({ jobs: 0, ms: 0 }));
+  for (let t = 0; t < turns; t++) {
+    for (let k = 0; k < steps.length; k++) {
+      const i = (k + t) % steps.length;
+      const { jobs, ms } = await run(steps[i] as () => Promise<number>, seconds / turns);
+      (totals[i] as { jobs: number; ms: number }).jobs += jobs;
+      (totals[i] as { jobs: number; ms: number }).ms += ms;
+    }
+  }
+  return totals.map(({ jobs, ms }) => ({
+    jobs,
+    seconds: ms / 1000,
+    perSecond: jobs / (ms / 1000),
+  }));
+}

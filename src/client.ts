@@ -15,6 +15,7 @@ import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   type InsertItem,
   type InsertOptions,
+  isPromise,
 } from './insert/prepare-job.js';
 import type { AnyJobKind, ArgsOf, InputOf } from './job-kind.js';
 import {
@@ -256,27 +257,29 @@ export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
     notifyChannel: options.notify ? insertNotifyChannel(schema) : undefined,
   };
 
-  /** Validates and plans the items, and builds their statement. */
-  async function build(items: readonly InsertItem[]) {
+  const insertOptions = (now: Date): InsertJobsOptions => (clock ? { ...target, now } : target);
+
+  /** Validates and plans the items (at once when nothing has to be awaited). */
+  function plan(items: readonly InsertItem[], now: Date) {
     if (kinds) refuseUnlisted(items, kinds);
-    const now = clock?.() ?? new Date();
-    const plan = await planInsert(items, { kinds, now, maxPayloadBytes });
-    const statement = insertJobsStatement(plan.jobs, { ...target, now: clock ? now : undefined });
-    return { plan, statement };
+    return planInsert(items, { kinds, now, maxPayloadBytes });
   }
 
   async function run(db: Database, items: readonly InsertItem[], kick: boolean) {
     if (Array.isArray(items) && items.length === 0) return [];
-    const { plan, statement } = await build(items);
+    const now = clock?.() ?? new Date();
+    const planned = plan(items, now);
+    const { jobs, results } = isPromise(planned) ? await planned : planned;
+    const statement = insertJobsStatement(jobs, insertOptions(now));
     const { rows } = await db.query(statement.text, statement.params, PREPARED);
-    const results = plan.results(statement.read(rows)) as InsertResult[];
+    const inserted = results(statement.read(rows)) as InsertResult[];
     if (kick && options.kick) {
       const queues = new Set<string>();
-      for (const r of results)
+      for (const r of inserted)
         if (!r.skipped && r.job.state === 'available') queues.add(r.job.queue);
       if (queues.size > 0) void options.kick({ queues: [...queues] }).catch(() => undefined);
     }
-    return results;
+    return inserted;
   }
 
   function inserter(db: Database, kick: boolean): Inserter<Kinds> {
@@ -295,11 +298,14 @@ export function createClient<const Kinds extends readonly AnyJobKind[] = []>(
       return inserter(new Database(tx), false);
     },
     async prepareInsertMany(items) {
-      const { plan, statement } = await build(items as readonly InsertItem[]);
+      const now = clock?.() ?? new Date();
+      const planned = await plan(items as readonly InsertItem[], now);
+      const statement = insertJobsStatement(planned.jobs, insertOptions(now));
       return {
         text: statement.text,
         params: encodeParams(statement.params),
-        read: (result) => plan.results(statement.read(decodeResult(result).rows)) as InsertResult[],
+        read: (result) =>
+          planned.results(statement.read(decodeResult(result).rows)) as InsertResult[],
       };
     },
     kick: async (queues) => {

@@ -322,6 +322,9 @@ const arrayElements: [number, Decoder][] = [
 const decoders = new Map<number, Decoder>(scalarDecoders);
 for (const [oid, element] of arrayElements) decoders.set(oid, (t) => parseArray(t, element));
 
+/** `columnDecoder`'s functions, one per type OID seen (a handful): none made per result. */
+const columnDecoders = new Map<number, (text: string | null | undefined) => unknown>();
+
 /** Decodes one text value of the given type OID. Unknown types stay text. */
 export function decodeValue(text: string | null, typeId: number): unknown {
   return columnDecoder(typeId)(text);
@@ -337,8 +340,14 @@ export function decodeValue(text: string | null, typeId: number): unknown {
  * ```
  */
 export function columnDecoder(typeId: number): (text: string | null | undefined) => unknown {
-  const decoder = decoders.get(typeId);
-  if (!decoder) return (text) => text ?? null;
-  // A driver that parsed the value itself despite being asked not to: keep its value.
-  return (text) => (typeof text === 'string' ? decoder(text) : (text ?? null));
+  let column = columnDecoders.get(typeId);
+  if (!column) {
+    const decoder = decoders.get(typeId);
+    // A driver that parsed the value itself despite being asked not to: keep its value.
+    column = decoder
+      ? (text) => (typeof text === 'string' ? decoder(text) : (text ?? null))
+      : (text) => text ?? null;
+    columnDecoders.set(typeId, column);
+  }
+  return column;
 }

@@ -8,6 +8,7 @@ import { ValidationError } from '../errors.js';
 import type { InsertedRow } from '../ops/insert-jobs.js';
 import {
   type InsertItem,
+  isPromise,
   type PrepareContext,
   type PreparedJob,
   prepareJob,
@@ -59,22 +60,72 @@ function lockOrder(rows: PreparedJob[], sendIndex: number[]): void {
   });
 }
 
-/** Validates the items (a `ValidationError` names the bad one) and plans their statement. */
-export async function planInsert(
+/** Where an item is named in messages: `insert(kind)`, `insertMany[3] (kind)`. */
+function itemName(item: InsertItem | undefined, index: number, count: number): string {
+  const name = typeof item?.kind === 'string' ? item.kind : (item?.kind?.kind ?? '?');
+  return count === 1 ? `insert(${name})` : `insertMany[${index}] (${name})`;
+}
+
+/**
+ * Prepares every item. Most are ready at once (see `prepareJob`): then there is no promise at
+ * all. The first bad item in the list is the one reported, whether its fault was found at once
+ * or after waiting.
+ */
+function prepareAll(
   items: readonly InsertItem[],
   ctx: PrepareContext,
-): Promise<InsertPlan> {
+): PreparedJob[] | Promise<PreparedJob[]> {
+  const jobs: (PreparedJob | Promise<PreparedJob>)[] = new Array(items.length);
+  let waiting = false;
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    let job: PreparedJob | Promise<PreparedJob>;
+    try {
+      if (!item || typeof item !== 'object') {
+        throw new ValidationError(
+          `${itemName(item, i, items.length)}: expected { kind, args, options }`,
+        );
+      }
+      job = prepareJob(item, ctx, itemName(item, i, items.length));
+    } catch (error) {
+      if (!waiting) throw error;
+      // An earlier item still waiting may be bad too, and comes first.
+      return inOrder(jobs.slice(0, i)).then(() => Promise.reject(error));
+    }
+    if (isPromise(job)) waiting = true;
+    jobs[i] = job;
+  }
+  return waiting ? inOrder(jobs) : (jobs as PreparedJob[]);
+}
+
+/** Awaits the jobs in order, so the first bad one is reported; none is left unhandled. */
+async function inOrder(jobs: (PreparedJob | Promise<PreparedJob>)[]): Promise<PreparedJob[]> {
+  for (const job of jobs) if (isPromise(job)) job.catch(() => undefined);
+  const ready: PreparedJob[] = new Array(jobs.length);
+  for (let i = 0; i < jobs.length; i++) ready[i] = await (jobs[i] as PreparedJob);
+  return ready;
+}
+
+const sameRows = (rows: readonly InsertedRow[]) => rows as InsertedRow[];
+
+/**
+ * Validates the items (a `ValidationError` names the bad one) and plans their statement: at
+ * once, unless a schema or a unique key has to be awaited (see `prepareJob`).
+ */
+export function planInsert(
+  items: readonly InsertItem[],
+  ctx: PrepareContext,
+): InsertPlan | Promise<InsertPlan> {
   if (!Array.isArray(items))
     throw new ValidationError('insertMany: pass an array of { kind, args, options }');
-  const jobs = await Promise.all(
-    items.map((item, i) => {
-      const name = typeof item?.kind === 'string' ? item.kind : (item?.kind?.kind ?? '?');
-      const where = items.length === 1 ? `insert(${name})` : `insertMany[${i}] (${name})`;
-      if (!item || typeof item !== 'object')
-        throw new ValidationError(`${where}: expected { kind, args, options }`);
-      return prepareJob(item, ctx, where);
-    }),
-  );
+  const jobs = prepareAll(items, ctx);
+  return isPromise(jobs) ? jobs.then(planRows) : planRows(jobs);
+}
+
+/** Sends each unique key once, keyed rows in key order (see `lockOrder`). */
+function planRows(jobs: PreparedJob[]): InsertPlan {
+  // Without unique keys every item is one row, in order: nothing to merge or reorder.
+  if (jobs.every((job) => job.uniqueKey === null)) return { jobs, results: sameRows };
   // Two rows with one unique key cannot go through one ON CONFLICT DO UPDATE statement
   // (SQLSTATE 21000), and the second is a duplicate of the first anyway: send it once.
   // sendIndex[i] is the row item i was sent as, or -1 - that row for a repeated key.

@@ -16,7 +16,16 @@ import {
   checkQueue,
   checkTags,
 } from './job-fields.js';
-import { byteLength, checkJsonValue, isRawJson, MAX_JSON_DEPTH, toJsonText } from './json-args.js';
+import {
+  byteLength,
+  checkJsonValue,
+  copyPlainJson,
+  isRawJson,
+  MAX_JSON_DEPTH,
+  plainJsonText,
+  type RawJson,
+  toJsonText,
+} from './json-args.js';
 import { formatIssuePath } from './standard-schema.js';
 
 /** Per-insert options; each overrides the kind's default. */
@@ -43,6 +52,11 @@ export interface InsertItem {
 export interface PreparedJob {
   kind: string;
   argsJson: string;
+  /**
+   * Plain JSON args (`plainJsonText`) copied as they were serialised: what a worker will read,
+   * for the insert's result without parsing `argsJson` again. Handed out once, then undefined.
+   */
+  argsCopy?: unknown;
   metadataJson: string;
   queue: string;
   priority: number;
@@ -75,18 +89,47 @@ function isStackOverflow(error: unknown): boolean {
   );
 }
 
-async function validateArgs(where: string, kind: AnyJobKind, args: unknown): Promise<unknown> {
-  let result: Awaited<ReturnType<AnyJobKind['args']['~standard']['validate']>>;
+type SchemaResult = Awaited<ReturnType<AnyJobKind['args']['~standard']['validate']>>;
+
+/** Whether a value that may be ready at once (see `prepareJob`) is still to be awaited. */
+export const isPromise = <T>(value: T | Promise<T>): value is Promise<T> =>
+  typeof (value as { then?: unknown } | null)?.then === 'function';
+
+/** A validator that overflowed the stack on deep args: that is input to refuse, not a crash. */
+function refuseDeep(where: string, error: unknown): never {
+  if (!isStackOverflow(error)) throw error;
+  return fail(
+    where,
+    'args',
+    `nest too deeply for the schema; Eddy accepts ${MAX_JSON_DEPTH} levels`,
+  );
+}
+
+/** Runs the kind's schema; a validator may answer at once or with a promise. */
+function runSchema(
+  where: string,
+  kind: AnyJobKind,
+  args: unknown,
+): SchemaResult | Promise<SchemaResult> {
+  let result: SchemaResult | Promise<SchemaResult>;
   try {
-    result = await kind.args['~standard'].validate(args);
+    result = kind.args['~standard'].validate(args);
   } catch (error) {
-    if (!isStackOverflow(error)) throw error;
-    return fail(
-      where,
-      'args',
-      `nest too deeply for the schema; Eddy accepts ${MAX_JSON_DEPTH} levels`,
-    );
+    return refuseDeep(where, error);
   }
+  return isPromise(result) ? result.catch((error: unknown) => refuseDeep(where, error)) : result;
+}
+
+/**
+ * The args to store: the schema's output, or the `rawJson()` text as written. Throws a
+ * `ValidationError` listing the schema's issues.
+ */
+function validArgs(
+  where: string,
+  kind: AnyJobKind,
+  result: SchemaResult,
+  raw: RawJson | undefined,
+): unknown {
   if (result.issues) {
     const issues = result.issues.map((issue) => ({
       path: `args${formatIssuePath(issue.path) ? `.${formatIssuePath(issue.path)}` : ''}`.replace(
@@ -101,19 +144,21 @@ async function validateArgs(where: string, kind: AnyJobKind, args: unknown): Pro
       issues,
     );
   }
-  return result.value;
+  return raw ?? result.value;
 }
 
 /**
  * Validates one insert request and computes its row values, unique key included.
  * `where` names the job in messages (`insert(send_email)`, `insertMany[3] (send_email)`).
+ * Synchronous unless the kind's schema answers with a promise or the job has a unique key
+ * (hashed with Web Crypto, which is asynchronous): most inserts never wait, and a thousand
+ * jobs need no thousand promises.
  */
-export async function prepareJob(
+export function prepareJob(
   item: InsertItem,
   ctx: PrepareContext,
   where: string,
-): Promise<PreparedJob> {
-  const options = item.options ?? {};
+): PreparedJob | Promise<PreparedJob> {
   let kindName: string;
   let kind: AnyJobKind | undefined;
   if (typeof item.kind === 'string') {
@@ -129,20 +174,39 @@ export async function prepareJob(
   } else {
     fail(where, 'kind', 'must be a kind name or a kind from defineJobKind()');
   }
-  const defaults: JobDefaults = kind?.defaults ?? {};
 
-  let args: unknown;
-  if (isRawJson(item.args)) {
-    // Exact JSON text: checked and validated as workers will read it (big integers as bigint),
-    // stored as written.
-    const parsed = parseJsonAsJsonb(item.args.text);
-    checkJsonValue(parsed, 'args', where, true);
-    if (kind) await validateArgs(where, kind, parsed);
-    args = item.args;
-  } else {
-    args = kind ? await validateArgs(where, kind, item.args) : item.args;
+  // rawJson() text is checked and validated as workers will read it (big integers as bigint),
+  // and stored as written.
+  const raw = isRawJson(item.args) ? item.args : undefined;
+  let input = item.args;
+  if (raw) {
+    input = parseJsonAsJsonb(raw.text);
+    checkJsonValue(input, 'args', where, true);
   }
-  const argsJson = toJsonText(args, 'args', where);
+  if (!kind) return prepareRow(item, ctx, where, kindName, undefined, item.args);
+  const result = runSchema(where, kind, input);
+  if (!isPromise(result)) {
+    return prepareRow(item, ctx, where, kindName, kind, validArgs(where, kind, result, raw));
+  }
+  const known = kind;
+  return result.then((r) =>
+    prepareRow(item, ctx, where, kindName, known, validArgs(where, known, r, raw)),
+  );
+}
+
+/** The rest of `prepareJob` once the args are validated: every other field, and the key. */
+function prepareRow(
+  item: InsertItem,
+  ctx: PrepareContext,
+  where: string,
+  kindName: string,
+  kind: AnyJobKind | undefined,
+  args: unknown,
+): PreparedJob | Promise<PreparedJob> {
+  const options = item.options ?? {};
+  const defaults: JobDefaults = kind?.defaults ?? {};
+  const plainText = plainJsonText(args);
+  const argsJson = plainText ?? toJsonText(args, 'args', where);
   if (!isRawJson(args) && (typeof args !== 'object' || args === null || Array.isArray(args))) {
     fail(where, 'args', 'must be a JSON object (River stores args as an object)');
   }
@@ -214,34 +278,10 @@ export async function prepareJob(
   if (options.pending) state = 'pending';
   else if (scheduledAt && scheduledAt.getTime() > ctx.now.getTime()) state = 'scheduled';
 
-  const unique: UniqueOptions | undefined = options.unique ?? defaults.unique;
-  let uniqueKey: Uint8Array | null = null;
-  let uniqueStates: string | null = null;
-  if (item.uniqueOverride) {
-    uniqueKey = item.uniqueOverride.key;
-    uniqueStates = item.uniqueOverride.states;
-  } else if (unique) {
-    let computed: Awaited<ReturnType<typeof computeUniqueKey>>;
-    try {
-      computed = await computeUniqueKey({
-        kind: kindName,
-        args,
-        queue,
-        scheduledAt: scheduledAt ?? undefined,
-        now: ctx.now,
-        options: unique,
-      });
-    } catch (error) {
-      if (!(error instanceof ValidationError)) throw error;
-      throw new ValidationError(`${where}: unique: ${error.message}`, error.issues);
-    }
-    uniqueKey = computed.key;
-    uniqueStates = computed.states;
-  }
-
-  return {
+  const row: PreparedJob = {
     kind: kindName,
     argsJson,
+    argsCopy: plainText === undefined ? undefined : copyPlainJson(args),
     metadataJson,
     queue,
     priority,
@@ -249,7 +289,43 @@ export async function prepareJob(
     scheduledAt,
     state,
     tags,
-    uniqueKey,
-    uniqueStates,
+    uniqueKey: null,
+    uniqueStates: null,
   };
+  if (item.uniqueOverride) {
+    row.uniqueKey = item.uniqueOverride.key;
+    row.uniqueStates = item.uniqueOverride.states;
+    return row;
+  }
+  const unique: UniqueOptions | undefined = options.unique ?? defaults.unique;
+  if (!unique) return row;
+  return withUniqueKey(row, where, args, scheduledAt, ctx.now, unique);
+}
+
+/** Adds River's unique key to the row (see unique/unique-key.ts). */
+async function withUniqueKey(
+  row: PreparedJob,
+  where: string,
+  args: unknown,
+  scheduledAt: Date | null,
+  now: Date,
+  unique: UniqueOptions,
+): Promise<PreparedJob> {
+  let computed: Awaited<ReturnType<typeof computeUniqueKey>>;
+  try {
+    computed = await computeUniqueKey({
+      kind: row.kind,
+      args,
+      queue: row.queue,
+      scheduledAt: scheduledAt ?? undefined,
+      now,
+      options: unique,
+    });
+  } catch (error) {
+    if (!(error instanceof ValidationError)) throw error;
+    throw new ValidationError(`${where}: unique: ${error.message}`, error.issues);
+  }
+  row.uniqueKey = computed.key;
+  row.uniqueStates = computed.states;
+  return row;
 }
