@@ -6,8 +6,10 @@
  * can explain what happens; the latencies are printed.
  */
 
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLoop } from '../adapters/node/index.js';
+import { nodePostgres } from '../adapters/node-postgres/index.js';
 import { createClient } from '../src/client.js';
 import { Database } from '../src/driver/database.js';
 import { migrate } from '../src/migrate.js';
@@ -201,3 +203,37 @@ for (const setup of selectedListenSetups()) {
     }
   });
 }
+
+describe('LISTEN in the Node loop without a schema', () => {
+  it("listens where River and Eddy's inserts notify: the session's current schema", async () => {
+    // A runner and a client that name no schema, on connections whose search path is one.
+    const river = await riverSchema('lnos');
+    const pool = new pg.Pool({
+      connectionString: DATABASE_URL,
+      options: `-c search_path=${river.schema}`,
+      max: 4,
+    });
+    const started = new Map<string, number>();
+    const driver = nodePostgres(pool);
+    const runner = createRunner({
+      driver,
+      workers: [
+        defineWorker('quick', (job) => void started.set(String(job.id), performance.now())),
+      ],
+    });
+    const loop = startLoop(runner, { pollIntervalMs: POLL_MS, handleSignals: false });
+    try {
+      await sleep(1_000);
+      const at = performance.now();
+      const { job } = await createClient({ driver, notify: true }).insert('quick', {});
+      await waitFor('the job to start', () => started.has(String(job.id)), POLL_MS / 2);
+      const latency = (started.get(String(job.id)) as number) - at;
+      console.log(`no schema: insert to start ${latency.toFixed(1)} ms`);
+      expect(latency).toBeLessThan(BOUND_MS);
+    } finally {
+      await loop.stop();
+      await pool.end();
+      await river.close();
+    }
+  });
+});

@@ -16,6 +16,7 @@ import { Database } from '../driver/database.js';
 import type { Driver, Listener } from '../driver/driver.js';
 import { UnsupportedError } from '../errors.js';
 import { extendLeases } from '../ops/claim-jobs.js';
+import { currentSchema } from '../ops/session.js';
 import { parseRiverNotification, riverChannels } from './notifications.js';
 import type { Owner, Pool, Running, Slots } from './pool.js';
 import type { Finished } from './recorder.js';
@@ -199,7 +200,10 @@ export async function listenForRiver(
     throw new UnsupportedError(
       `${driver.name} keeps no session to LISTEN on; ticks poll instead (use node-postgres, Neon's WebSocket Pool, postgres.js or PGlite to start jobs the moment they are inserted)`,
     );
-  const channels = riverChannels(control.schema);
+  // Without a schema, River qualifies its channels with the session's current schema (as do
+  // Eddy's inserts, cancels and pauses): listen where they are sent.
+  const schema = control.schema ?? (await currentSchema(new Database(driver)));
+  const channels = riverChannels(schema);
   const worked = new Set(control.queues);
   const wake = (queue: string) => {
     control.wake(queue === '*' ? undefined : queue);

@@ -157,7 +157,7 @@ function returningIds(insert: string, withNotify: boolean, channel: number): str
 SELECT array_agg(id ORDER BY id) AS ids, ${clock(12)} AS created_at FROM inserted`;
   }
   return `WITH inserted AS (${insert}
-  RETURNING id, queue, state, false AS skipped)${notify.replace('$NOTIFY_CHANNEL', `$${channel}`)}
+  RETURNING id, queue, state, false AS skipped)${notify.replaceAll('$NOTIFY_CHANNEL', `$${channel}`)}
 SELECT array_agg(id ORDER BY id) AS ids, ${clock(12)} AS created_at,
   (SELECT count(*) FROM notified) AS notified
 FROM inserted`;
