@@ -123,9 +123,15 @@ export function startLoop(runner: Runner, options: LoopOptions = {}): Loop {
   // A notification since the last tick began: the next sleep is skipped.
   let woken = false;
   let wakeSleep: (() => void) | undefined;
-  const wake = () => {
+  const wakeLoop = () => {
     woken = true;
     wakeSleep?.();
+  };
+  // A kick or `loop.wake()`: also a tick running with its queues drained claims again now, not
+  // at its next poll (a notification wakes that tick itself, for its own queue).
+  const wake = () => {
+    wakeLoop();
+    runner.control?.wake();
   };
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
@@ -163,7 +169,7 @@ export function startLoop(runner: Runner, options: LoopOptions = {}): Loop {
           for (let delay = 1000; !stopping.signal.aborted; delay = Math.min(delay * 2, 30_000)) {
             try {
               const opened = await listenForRiver(runner, {
-                onWake: wake,
+                onWake: wakeLoop,
                 onError: (error) =>
                   logger.warn(
                     `eddy: LISTEN connection lost (${describe(error)}); reconnecting, polling meanwhile`,
