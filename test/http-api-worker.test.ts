@@ -2,7 +2,7 @@
  * The REST API inside workerd (Miniflare), mounted in a Worker bundled as for a deploy, over the
  * unmodified Neon HTTP driver against the real PostgreSQL behind the local Neon endpoint: keys
  * from the Worker's env, a job inserted, claimed, failed, claimed again once due and completed,
- * a late answer refused, the gauges and the OpenAPI document served. Rows are read directly.
+ * a late answer refused, the job read back and listed, the gauges and the OpenAPI document served. Rows are read directly.
  */
 
 import { fileURLToPath } from 'node:url';
@@ -122,6 +122,16 @@ describe('the REST API in a Worker (workerd, Neon HTTP)', () => {
       metadata: { output: { pages: 3 } },
     });
     expect(rows[0].errors).toHaveLength(1);
+    // Read back through the API (the management API's routes, in workerd too).
+    const read = await call(`/v1/jobs/${id}`, WORKER_KEY, undefined, 'GET');
+    expect(read.body).toMatchObject({ id, state: 'completed', attempt: 2 });
+    const listed = await call(
+      '/v1/jobs?state=completed&kind=thumbnail&limit=10',
+      WORKER_KEY,
+      undefined,
+      'GET',
+    );
+    expect(listed.body).toMatchObject({ jobs: [{ id }], nextCursor: null, truncated: false });
 
     const metrics = await call('/metrics', WORKER_KEY, undefined, 'GET');
     expect(metrics.status).toBe(200);

@@ -268,6 +268,8 @@ export async function runServeCommand(argv: string[], env = process.env): Promis
         const timer = setTimeout(done, args.maintenanceMs);
         function done() {
           clearTimeout(timer);
+          // One listener per wait, gone with it: left behind, one a second would pile up.
+          stopping.signal.removeEventListener('abort', done);
           nudge = undefined;
           resolve();
         }

@@ -60,6 +60,8 @@ describe('the management API refuses bad input before the database', () => {
     ],
     ['a priority out of range', () => admin.jobs.list({ priority: 5 }), 'priority'],
     ['an empty kind', () => admin.jobs.list({ kind: '' }), 'kind'],
+    ['a kind with NUL', () => admin.jobs.list({ kind: 'a\0b' }), 'kind'],
+    ['a tag with NUL in a list', () => admin.jobs.list({ tag: ['ok', '\0'] }), 'tag[1]'],
     ['an empty list', () => admin.jobs.list({ queue: [] }), 'queue'],
     ['a scalar args fragment', () => admin.jobs.list({ args: 5 as never }), 'args'],
     [

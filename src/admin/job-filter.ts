@@ -5,7 +5,13 @@
 
 import { invalid, isValidationError, refuseUnknownKeys, ValidationError } from '../errors.js';
 import { checkDate } from '../insert/job-fields.js';
-import { byteLength, isRawJson, type RawJson, toJsonText } from '../insert/json-args.js';
+import {
+  byteLength,
+  checkStorableText,
+  isRawJson,
+  type RawJson,
+  toJsonText,
+} from '../insert/json-args.js';
 import { JOB_STATES, type JobState } from '../job.js';
 import type { JobFilterValues } from '../ops/job-list.js';
 
@@ -111,6 +117,8 @@ function name(max: number, what: string) {
     if (typeof value !== 'string' || value.length === 0)
       invalid(path, `must be a non-empty string (a ${what})`, '');
     if ([...value].length > max) invalid(path, `is longer than ${max} characters`, '');
+    // Postgres refuses NUL in text: no job has it, and the statement would fail.
+    checkStorableText(value, path, '');
     return value;
   };
 }

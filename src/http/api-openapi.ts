@@ -16,12 +16,24 @@ const PROBLEM = (description: string) => ({
 });
 
 /** The answers every authenticated operation may give. */
-const REFUSALS = {
+const AUTH_REFUSALS = {
   '401': PROBLEM('No API key, or an unknown one.'),
   '403': PROBLEM('The API key lacks the scope this operation needs.'),
+};
+
+/** ... and every one that reads a body. */
+const REFUSALS = {
+  ...AUTH_REFUSALS,
   '413': PROBLEM('The body is larger than the API accepts.'),
   '415': PROBLEM('The body is not JSON.'),
   '422': PROBLEM('The request is not valid; `errors` names each field at fault.'),
+};
+
+/** ... and every one with path or query parameters, checked before the database. */
+const PARAMETER_REFUSAL = {
+  '400': PROBLEM(
+    'A path or query parameter is not valid; `errors` names each by a pointer into the parameters (`#/id`, `#/state/1`).',
+  ),
 };
 
 const ID_PARAMETER = {
@@ -29,8 +41,96 @@ const ID_PARAMETER = {
   in: 'path',
   required: true,
   description: "The job's id (an int8, as a string).",
-  schema: { type: 'string', pattern: '^[1-9][0-9]{0,18}$' },
+  schema: REF('JobId'),
 };
+
+const QUEUE_PARAMETER = {
+  name: 'name',
+  in: 'path',
+  required: true,
+  description: "The queue's name, or `*` for every queue.",
+  schema: REF('QueueName'),
+};
+
+const NOT_FOUND_JOB = { '404': PROBLEM('No job has this id.') };
+
+/** `POST /v1/jobs/{id}/cancel` and `/retry`: the outcome for the job. */
+function jobAction(operationId: string, summary: string, response: string, description: string) {
+  return {
+    post: {
+      operationId,
+      summary,
+      description,
+      tags: ['manage'],
+      security: [{ apiKey: ['admin'] }],
+      parameters: [ID_PARAMETER],
+      responses: {
+        '200': { description: 'What the action did to the job.', ...JSON_BODY(response) },
+        ...AUTH_REFUSALS,
+        ...PARAMETER_REFUSAL,
+        ...NOT_FOUND_JOB,
+      },
+    },
+  };
+}
+
+/** `POST /v1/jobs/cancel`, `/retry` and `/delete`: the action on jobs a filter matches. */
+function bulkAction(operationId: string, summary: string, response: string, description: string) {
+  return {
+    post: {
+      operationId,
+      summary,
+      description,
+      tags: ['manage'],
+      security: [{ apiKey: ['admin'] }],
+      requestBody: { required: true, ...JSON_BODY('BulkRequest') },
+      responses: {
+        '200': {
+          description: 'What was done; call again while `hasMore`.',
+          ...JSON_BODY(response),
+        },
+        ...REFUSALS,
+      },
+    },
+  };
+}
+
+function queueAction(operationId: string, summary: string, description: string) {
+  return {
+    post: {
+      operationId,
+      summary,
+      description,
+      tags: ['manage'],
+      security: [{ apiKey: ['admin'] }],
+      parameters: [QUEUE_PARAMETER],
+      responses: {
+        '200': { description: 'Done.', ...JSON_BODY('QueueStateResponse') },
+        ...AUTH_REFUSALS,
+        ...PARAMETER_REFUSAL,
+        '404': PROBLEM('No queue has this name (River knows a queue once a client has worked it).'),
+      },
+    },
+  };
+}
+
+/** The query parameters an object schema's properties describe, each as zod wrote it. */
+function queryParameters(schema: unknown): Record<string, unknown>[] {
+  const properties = (schema as { properties?: Record<string, Record<string, unknown>> })
+    .properties;
+  return Object.entries(properties ?? {}).map(([name, property]) => {
+    const { description, ...rest } = property;
+    return {
+      name,
+      in: 'query',
+      required: false,
+      ...(description === undefined ? {} : { description }),
+      // A list is the parameter repeated: `state=available&state=retryable`.
+      ...(rest.type === 'array' ? { style: 'form', explode: true } : {}),
+      schema: rest,
+    };
+  });
+}
 
 function outcome(
   operationId: string,
@@ -89,7 +189,7 @@ export function openApiDocument(schemas: ApiSchemas, info: OpenApiInfo): Record<
       title: 'Eddy REST API',
       version: info.version,
       description:
-        "Produce, claim and commit River-compatible jobs from any language. Claims lease their jobs; every answer about an attempt is fenced by its claim's token, so a late answer after a rescue changes nothing (409). Errors are RFC 9457 problem details.",
+        "Produce, claim and commit River-compatible jobs from any language, and read and manage them. Claims lease their jobs; every answer about an attempt is fenced by its claim's token, so a late answer after a rescue changes nothing (409). Errors are RFC 9457 problem details.",
     },
     jsonSchemaDialect: 'https://spec.openapis.org/oas/3.1/dialect/base',
     servers: [{ url: info.basePath === '' ? '/' : info.basePath }],
@@ -97,7 +197,12 @@ export function openApiDocument(schemas: ApiSchemas, info: OpenApiInfo): Record<
     tags: [
       { name: 'produce', description: 'Insert jobs (scope `insert`).' },
       { name: 'work', description: 'Claim jobs and answer for them (scope `work`).' },
-      // Reading and managing (scopes `read` and `admin`) come with the management API.
+      { name: 'read', description: 'Read jobs (scope `read`).' },
+      {
+        name: 'manage',
+        description:
+          "Cancel, retry and delete jobs, pause and resume queues (scope `admin`), with River's semantics.",
+      },
     ],
     paths: {
       '/v1/jobs': {
@@ -125,10 +230,92 @@ export function openApiDocument(schemas: ApiSchemas, info: OpenApiInfo): Record<
             ...REFUSALS,
           },
         },
-        // GET /v1/jobs (list, the management API's filters and cursor): issue 12.
+        get: {
+          operationId: 'listJobs',
+          summary: 'List jobs by filter, a page at a time',
+          description:
+            'Newest first unless ordered otherwise. Every filter given must hold; one repeated matches any of its values (`tag`: every one). Pages hold up to 1000 jobs (default 100); pass `nextCursor` as `cursor` for the next. Filters no index serves (tag, priority, a created or scheduled range) are checked over at most 10,000 jobs a page: a page that reached that bound says `truncated`.',
+          tags: ['read'],
+          security: [{ apiKey: ['read'] }],
+          parameters: queryParameters(components.JobListQuery),
+          responses: {
+            '200': { description: 'A page of jobs.', ...JSON_BODY('JobPage') },
+            ...AUTH_REFUSALS,
+            ...PARAMETER_REFUSAL,
+          },
+        },
       },
-      // GET /v1/jobs/{id}, DELETE /v1/jobs/{id}, POST /v1/jobs/{id}/cancel and /retry,
-      // POST /v1/queues/{name}/pause and /resume: reserved for the management API (issue 12).
+      '/v1/jobs/{id}': {
+        get: {
+          operationId: 'getJob',
+          summary: 'Read one job',
+          tags: ['read'],
+          security: [{ apiKey: ['read'] }],
+          parameters: [ID_PARAMETER],
+          responses: {
+            '200': { description: 'The job.', ...JSON_BODY('Job') },
+            ...AUTH_REFUSALS,
+            ...PARAMETER_REFUSAL,
+            ...NOT_FOUND_JOB,
+          },
+        },
+        delete: {
+          operationId: 'deleteJob',
+          summary: 'Delete a job',
+          description:
+            "River's JobDelete: the job is deleted unless it is running (409, `state: running`).",
+          tags: ['manage'],
+          security: [{ apiKey: ['admin'] }],
+          parameters: [ID_PARAMETER],
+          responses: {
+            '200': { description: 'Deleted: the job as it was.', ...JSON_BODY('DeleteResult') },
+            ...AUTH_REFUSALS,
+            ...PARAMETER_REFUSAL,
+            ...NOT_FOUND_JOB,
+            '409': PROBLEM('The job is running and was not deleted (`state` says so).'),
+          },
+        },
+      },
+      '/v1/jobs/{id}/cancel': jobAction(
+        'cancelJob',
+        'Cancel a job',
+        'CancelResult',
+        "River's JobCancel: a job not yet finalized is cancelled at once unless it is running; a running one keeps running until its runner aborts it (`cancelRequested`). A finalized job is left alone (`alreadyFinalized`).",
+      ),
+      '/v1/jobs/{id}/retry': jobAction(
+        'retryJob',
+        'Retry a job',
+        'RetryResult',
+        "River's JobRetry: made available now (a job whose attempts are used up gets one more). A running job, and an available one already due, are left alone.",
+      ),
+      '/v1/jobs/cancel': bulkAction(
+        'cancelJobs',
+        'Cancel the jobs a filter matches',
+        'CancelManyResult',
+        'Cancels up to `max` unfinalized jobs the filter matches, in id order, each as `/v1/jobs/{id}/cancel` does.',
+      ),
+      '/v1/jobs/retry': bulkAction(
+        'retryJobs',
+        'Retry the jobs a filter matches',
+        'RetryManyResult',
+        'Retries up to `max` jobs the filter matches that are neither running nor already due, in id order.',
+      ),
+      '/v1/jobs/delete': bulkAction(
+        'deleteJobs',
+        'Delete the jobs a filter matches',
+        'DeleteManyResult',
+        "Deletes up to `max` jobs the filter matches that are not running, in id order (River's JobDeleteMany).",
+      ),
+      '/v1/queues/{name}/pause': queueAction(
+        'pauseQueue',
+        'Pause a queue',
+        "River's QueuePause: no job of the queue is claimed until it is resumed (`*`: every queue); runners are told at once.",
+      ),
+      '/v1/queues/{name}/resume': queueAction(
+        'resumeQueue',
+        'Resume a queue',
+        "River's QueueResume (`*`: every queue).",
+      ),
       '/v1/claims': {
         post: {
           operationId: 'claimJobs',

@@ -21,7 +21,7 @@ export interface Problem {
   detail?: string;
   /** The fields at fault, for a request that failed validation. */
   errors?: FieldProblem[];
-  /** A lease-lost answer: the state the job is in now. */
+  /** A lease-lost or job-running answer: the state the job is in now. */
   state?: string;
 }
 
@@ -32,12 +32,13 @@ export interface Problem {
 export const PROBLEM_TYPES = {
   validation: 'urn:eddy:problem:validation',
   leaseLost: 'urn:eddy:problem:lease-lost',
+  /** A delete refused because the job is running (River's ErrJobRunning); `state` says so. */
+  jobRunning: 'urn:eddy:problem:job-running',
   notFound: 'urn:eddy:problem:not-found',
   unauthorized: 'urn:eddy:problem:unauthorized',
   forbidden: 'urn:eddy:problem:forbidden',
   tooLarge: 'urn:eddy:problem:payload-too-large',
   unsupportedMediaType: 'urn:eddy:problem:unsupported-media-type',
-  notImplemented: 'urn:eddy:problem:not-implemented',
   internal: 'urn:eddy:problem:internal',
 } as const;
 

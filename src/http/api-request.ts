@@ -58,9 +58,32 @@ export async function readJsonBody(request: Request, maxBytes: number): Promise<
   }
 }
 
+type Issue = z.core.$ZodIssue;
+
+/**
+ * A union's issues as those of the one branch the value had the type of, where only one did
+ * (`state: ["bogus"]` against one-state-or-a-list: the list's issue at `state[0]`, not "Invalid
+ * input" at `state`); otherwise the union's own issue.
+ */
+function unionIssues(issue: Issue): Issue[] {
+  if (issue.code !== 'invalid_union' || issue.errors.length === 0) return [issue];
+  let typed = issue.errors.filter(
+    (branch) => !branch.some((i) => i.code === 'invalid_type' && i.path.length === 0),
+  );
+  // An enum refuses a value of another type as it refuses a wrong member, at the root: the
+  // branch that got as far as the value's members is the one meant.
+  if (typed.length > 1) {
+    const deeper = typed.filter((branch) => branch.every((i) => i.path.length > 0));
+    if (deeper.length === 1) typed = deeper;
+  }
+  const [branch] = typed;
+  if (typed.length !== 1 || !branch || branch.length === 0) return [issue];
+  return branch.flatMap((i) => unionIssues({ ...i, path: [...issue.path, ...i.path] } as Issue));
+}
+
 /** The issues of a failed zod parse as a 422 problem, each naming its field. */
 export function zodProblem(error: z.ZodError, prefix: readonly (string | number)[] = []): Problem {
-  const errors = error.issues.flatMap((issue) => {
+  const errors = error.issues.flatMap(unionIssues).flatMap((issue) => {
     const path = [...prefix, ...issue.path];
     // An unknown key is an issue of its object: name each key as the field at fault.
     if (issue.code === 'unrecognized_keys')
@@ -74,10 +97,17 @@ export function zodProblem(error: z.ZodError, prefix: readonly (string | number)
   return validationProblem(errors.map((e) => e.detail).join('; '), errors);
 }
 
-/** Parses `value` with `schema`, or the problem naming every field at fault. */
-export function validate<S extends z.ZodType>(schema: S, value: unknown): Parsed<z.output<S>> {
+/**
+ * Parses `value` with `schema`, or the problem naming every field at fault; `prefix` locates
+ * the value (`["id"]` for a path parameter).
+ */
+export function validate<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  prefix: readonly (string | number)[] = [],
+): Parsed<z.output<S>> {
   const result = schema.safeParse(value);
   return result.success
     ? { ok: true, value: result.data }
-    : { ok: false, problem: zodProblem(result.error) };
+    : { ok: false, problem: zodProblem(result.error, prefix) };
 }

@@ -23,6 +23,8 @@
  */
 
 import { Hono } from 'hono/tiny';
+import { createAdmin } from '../admin/admin.js';
+import type { Admin } from '../admin/api.js';
 import { createClient, type Inserter } from '../client.js';
 import type { Driver } from '../driver/driver.js';
 import { assertSchemaName } from '../driver/schema-name.js';
@@ -228,6 +230,8 @@ export function createHttpApi<Env extends object = object>(
 
   interface EnvState extends ApiState {
     driver: Driver;
+    /** The management API, for the reading and managing routes. */
+    admin: Admin;
     /** The keys this state was built for, as JSON: a function of `env` may build new arrays. */
     keysFrom: string;
   }
@@ -260,6 +264,7 @@ export function createHttpApi<Env extends object = object>(
       remote:
         state?.remote ??
         createRemoteWork({ driver, schema, now: options.now, hooks, onHookError: onError }),
+      admin: state?.admin ?? createAdmin({ driver, schema, now: options.now }),
     };
     states.set(holder, state);
     return state;
@@ -341,13 +346,16 @@ export function createHttpApi<Env extends object = object>(
     });
   }
 
-  // Reading and managing jobs and queues: the management API's routes (issue 12) go here.
+  // Reading and managing jobs and queues: the management API's routes.
   manageRoutes(app, {
-    authorize: async (request, env, scope) => {
+    open: async (request, env, scope) => {
       const state = guarded(env as Env);
       if (state instanceof Response) return state;
-      return authorize(request, state.keys, scope);
+      const caller = await authorize(request, state.keys, scope);
+      return caller instanceof Response ? caller : state.admin;
     },
+    schemas: () => settingsNow().schemas,
+    maxBodyBytes,
   });
 
   return {

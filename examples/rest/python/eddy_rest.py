@@ -1,12 +1,13 @@
 """A small client for Eddy's REST API, standard library only (Python 3.9+).
 
 Every call is one HTTP request with an API key. Errors are RFC 9457 problem details;
-`EddyError.problem` holds the parsed body, and a 409 (`LeaseLost`) means the attempt no longer
-holds its job: stop working it, another attempt owns it or it was rescued.
+`EddyError.problem` holds the parsed body, and `LeaseLost` (a 409 about a lease) means the
+attempt no longer holds its job: stop working it, another attempt owns it or it was rescued.
 """
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 
@@ -27,15 +28,23 @@ class Eddy:
         self.api_key = api_key
         self.timeout = timeout
 
-    def _post(self, path, body, timeout=None):
+    def _request(self, method, path, body=None, query=None, timeout=None):
+        url = self.url + path
+        if query:
+            # A list repeats its parameter (state=available&state=retryable); a JSON fragment
+            # (args, metadata) travels as JSON text.
+            url += "?" + urllib.parse.urlencode(
+                {k: json.dumps(v) if isinstance(v, dict) else v for k, v in query.items()},
+                doseq=True,
+            )
+        headers = {"authorization": f"Bearer {self.api_key}"}
+        if body is not None:
+            headers["content-type"] = "application/json"
         request = urllib.request.Request(
-            self.url + path,
-            data=json.dumps(body).encode("utf-8"),
-            method="POST",
-            headers={
-                "content-type": "application/json",
-                "authorization": f"Bearer {self.api_key}",
-            },
+            url,
+            data=None if body is None else json.dumps(body).encode("utf-8"),
+            method=method,
+            headers=headers,
         )
         try:
             with urllib.request.urlopen(request, timeout=timeout or self.timeout) as response:
@@ -45,8 +54,11 @@ class Eddy:
                 problem = json.loads(error.read() or b"{}")
             except ValueError:
                 problem = {"title": error.reason}
-            kind = LeaseLost if error.code == 409 else EddyError
-            raise kind(error.code, problem) from None
+            lost = problem.get("type") == "urn:eddy:problem:lease-lost"
+            raise (LeaseLost if lost else EddyError)(error.code, problem) from None
+
+    def _post(self, path, body, timeout=None):
+        return self._request("POST", path, body, timeout=timeout)
 
     # Producing
     def insert(self, kind, args, **options):
@@ -86,3 +98,24 @@ class Eddy:
 
     def extend(self, job, extend_ms):
         return self._post(f"/v1/jobs/{job['id']}/lease", {"token": job["token"], "extendMs": extend_ms})
+
+    # Reading (a key with the read scope) and managing (admin)
+    def job(self, job_id):
+        """The job, with its state, errors and metadata (`metadata["output"]` once completed)."""
+        return self._request("GET", f"/v1/jobs/{job_id}")
+
+    def jobs(self, **query):
+        """A page of jobs: state=["discarded"], kind="echo", args={"user_id": 42}, limit=50,
+        cursor=page["nextCursor"], ... as the API names them."""
+        return self._request("GET", "/v1/jobs", query=query)
+
+    def cancel(self, job_id):
+        """{"outcome": "cancelled" | "cancelRequested" | "alreadyFinalized", "job": ...}"""
+        return self._post(f"/v1/jobs/{job_id}/cancel", None)
+
+    def retry(self, job_id):
+        return self._post(f"/v1/jobs/{job_id}/retry", None)
+
+    def delete(self, job_id):
+        """Deletes the job; a running one is refused (EddyError, status 409)."""
+        return self._request("DELETE", f"/v1/jobs/{job_id}")

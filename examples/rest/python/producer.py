@@ -3,10 +3,12 @@
     EDDY_URL=http://127.0.0.1:8080 EDDY_API_KEY=... python3 producer.py
 
 Inserts one job, then a batch in one call, one of them unique so that running this twice
-inserts it once.
+inserts it once; then waits a little for the first job to finish (with worker.py running) and
+prints its output, read back from the API.
 """
 
 import os
+import time
 
 from eddy_rest import Eddy
 
@@ -22,3 +24,11 @@ jobs = eddy.insert_many([
 ])
 for j in jobs:
     print(f"job {j['id']} {j['kind']}: {'duplicate' if j['duplicate'] else j['state']}")
+
+deadline = time.monotonic() + 10
+while (current := eddy.job(job["id"]))["finalizedAt"] is None and time.monotonic() < deadline:
+    time.sleep(0.5)
+if current["state"] == "completed":
+    print(f"echo job {job['id']} completed: {current['metadata'].get('output')}")
+else:
+    print(f"echo job {job['id']} is {current['state']} (is worker.py running?)")
