@@ -344,12 +344,13 @@ for (const setup of selectedSetups()) {
         busy: 0,
       });
       const second = await admin.jobs.cancelMany({ queue: 'bulk' }, { max: 2 });
-      // The running job still matches (it awaits its runner), so it is asked again.
-      expect(second).toMatchObject({ count: 2, ids: [seeded[1], seeded[2]], hasMore: false });
+      // The running job was asked already (it awaits its runner): a second call goes past it, so
+      // a cap full of such jobs cannot keep the rest from ever being reached.
+      expect(second).toMatchObject({ count: 1, ids: [seeded[2]], hasMore: false });
       expect((await row(seeded[2] as bigint))?.state).toBe('cancelled');
       expect((await row(seeded[3] as bigint))?.state).toBe('completed');
       expect((await row(seeded[4] as bigint))?.state).toBe('available');
-      expect(await control.waitFor(4)).toContain(
+      expect(await control.waitFor(3)).toContain(
         await riverCancelPayload(db, seeded[1] as bigint, 'bulk'),
       );
 

@@ -15,6 +15,7 @@ import type { Admin, BulkResult, JobActionResult, JobListOptions } from '../admi
 import type { JobFilter, TimeRange } from '../admin/job-filter.js';
 import { isNotFoundError } from '../errors.js';
 import type { Job } from '../job.js';
+import { shownLeaseEntry } from '../ops/lease.js';
 import type { Scope } from './api-auth.js';
 import {
   jsonResponse,
@@ -46,7 +47,8 @@ export function jobJSON(job: Job) {
     attempt: job.attempt,
     maxAttempts: job.maxAttempts,
     attemptedAt: job.attemptedAt?.toISOString() ?? null,
-    attemptedBy: job.attemptedBy,
+    // A lease's nonce is the fence of its attempt: shown, any caller could answer for it.
+    attemptedBy: job.attemptedBy.map(shownLeaseEntry),
     createdAt: job.createdAt.toISOString(),
     finalizedAt: job.finalizedAt?.toISOString() ?? null,
     scheduledAt: job.scheduledAt.toISOString(),

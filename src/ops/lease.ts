@@ -61,6 +61,15 @@ export function leaseIdentity(token: string): string | undefined {
   return lease && `${lease.nonce}:${lease.runnerId}`;
 }
 
+/**
+ * An attempted_by entry safe to show: an Eddy lease with its nonce hidden (the nonce is the
+ * fence: whoever knows it can answer for the attempt), anything else as it is.
+ */
+export function shownLeaseEntry(entry: string): string {
+  const lease = parseLeaseToken(entry);
+  return lease ? `${LEASE_PREFIX}${lease.expiresAt}:…:${lease.runnerId}` : entry;
+}
+
 /** A fresh claim nonce: 12 hex digits, never containing `:`. */
 export function newNonce(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(6));

@@ -230,7 +230,10 @@ export interface BulkShape {
 /** The jobs an action would change, so the cap counts only those (the rest it leaves alone). */
 function actionable(action: BulkAction, p: string, now: number | undefined): string {
   const enumArray = `${p}river_job_state[]`;
-  if (action === 'cancel') return `state = ANY (${UNFINALIZED_STATES}::${enumArray})`;
+  // A running job whose cancel was already requested is left out: asked again by every call,
+  // it would fill the cap and keep the rest from ever being reached.
+  if (action === 'cancel')
+    return `state = ANY (${UNFINALIZED_STATES}::${enumArray}) AND NOT (state = 'running' AND metadata ? 'cancel_attempted_at')`;
   if (action === 'delete') return `state <> 'running'`;
   return `state <> 'running' AND NOT (state = 'available' AND scheduled_at < ${clock(now ?? 0)})`;
 }
