@@ -43,7 +43,7 @@ function newestSource(dir: string): number {
     const path = join(dir, name);
     const stat = statSync(path);
     if (stat.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) {
+    else if (/\.tsx?$/.test(name) && !name.endsWith('.test.ts')) {
       newest = Math.max(newest, stat.mtimeMs);
     }
   }
