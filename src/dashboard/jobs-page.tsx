@@ -307,18 +307,18 @@ export function JobsPage(props: {
               or add a state, kind or queue to narrow the search.
             </p>
           ) : null}
-          {page.jobs.length > 0 ? (
+          {selectable ? (
             <form method="post" action={href(view, '/jobs/bulk')} aria-label="Jobs on this page">
               <Csrf view={view} />
               <input type="hidden" name="return" value={view.here} />
               <input type="hidden" name="scope" value="selected" />
-              <JobTable jobs={page.jobs} view={view} selectable={selectable} />
-              {selectable ? (
-                <div class="actions">
-                  <BulkButtons scope="selected" />
-                </div>
-              ) : null}
+              <JobTable jobs={page.jobs} view={view} selectable />
+              <div class="actions">
+                <BulkButtons scope="selected" />
+              </div>
             </form>
+          ) : page.jobs.length > 0 ? (
+            <JobTable jobs={page.jobs} view={view} selectable={false} />
           ) : null}
           <nav class="pager" aria-label="Pages">
             {form.values.get('cursor') ? (
