@@ -41,9 +41,9 @@ export function securityHeaders(nonce: string): Record<string, string> {
 /**
  * Whether a request that changes something comes from the dashboard's own pages: a browser's
  * `Sec-Fetch-Site`, when sent, must be `same-origin`, and its `Origin`, when sent, must name the
- * host the request was sent to (the `Host` header: behind a proxy or the Node server the URL's
- * own host may differ from the one the browser used). A client that sends neither is no
- * browser page (curl, a script): the CSRF token still has to be right.
+ * host the request was sent to (the `Host` header, or the URL's host: behind a proxy or the Node
+ * server the URL's own host may differ from the one the browser used). A client that sends
+ * neither is no browser page (curl, a script): the CSRF token still has to be right.
  */
 export function isSameOrigin(request: Request): boolean {
   const site = request.headers.get('sec-fetch-site');
@@ -56,6 +56,9 @@ export function isSameOrigin(request: Request): boolean {
   } catch {
     return false; // `null` (an opaque origin: a sandboxed frame, a data: page) or garbage
   }
-  const expected = request.headers.get('host') ?? new URL(request.url).host;
-  return host !== '' && host.toLowerCase() === expected.toLowerCase();
+  // Either name of this server will do: the one the browser addressed (Host) or the one the
+  // request's URL carries (a Worker's; Miniflare rewrites Host to its own loopback). A page on
+  // another origin names neither.
+  const names = [request.headers.get('host'), new URL(request.url).host];
+  return host !== '' && names.some((name) => name?.toLowerCase() === host.toLowerCase());
 }
