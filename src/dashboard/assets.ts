@@ -10,7 +10,7 @@ export const STYLES = `
 body{margin:0;font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1f2328;background:#fff}
 a{color:#0550ae}
 a:hover{color:#033d8b}
-:focus-visible{outline:3px solid #0550ae;outline-offset:2px}
+:focus-visible,input:focus,input:focus-within,select:focus{outline:3px solid #0550ae;outline-offset:2px}
 .skip{position:absolute;left:-999px;top:0;background:#fff;padding:.5em}
 .skip:focus{left:.5em}
 header{display:flex;flex-wrap:wrap;gap:1em;align-items:center;padding:.6em 1.2em;background:#1f2328;color:#fff}
