@@ -58,7 +58,8 @@ export function flashMessage(params: URLSearchParams): string | undefined {
   const done = params.get('done') ?? '';
   if (done === 'pause' || done === 'resume') {
     const queue = params.get('queue');
-    if (!queue) return undefined;
+    // A queue name River accepts (or `*`), so a crafted link names nothing else.
+    if (!queue || !/^(\*|[a-z0-9][a-z0-9_|-]{0,127})$/.test(queue)) return undefined;
     return queue === '*'
       ? `${done === 'pause' ? 'Paused' : 'Resumed'} every queue.`
       : `${done === 'pause' ? 'Paused' : 'Resumed'} queue ${queue}.`;
