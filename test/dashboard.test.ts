@@ -1,6 +1,6 @@
 /**
  * The dashboard over HTTP, through node-postgres and Neon HTTP (the local Neon endpoint) against
- * the real PostgreSQL: signing in, every page, actions and their refusals, each change checked in
+ * the real PostgreSQL, and over PGlite (what `eddy serve` embeds): signing in, every page, actions and their refusals, each change checked in
  * the rows. Its security: 401 without credentials, forged and expired cookies refused, a
  * cross-origin POST and one without the CSRF token refused with nothing changed, read-only
  * mode, the CSP on every response.
@@ -25,8 +25,9 @@ import { type OpenDriver, selectedSetups, unreachableDriver } from './support/dr
 import { uniqueName } from './support/postgres.js';
 
 const BASE = '/admin';
-const setups = selectedSetups().filter(
-  (s) => s.name === 'node-postgres (Pool)' || s.name === 'neon-http',
+// PGlite too: `eddy serve` mounts the dashboard on its embedded database.
+const setups = selectedSetups().filter((s) =>
+  ['node-postgres (Pool)', 'neon-http', 'pglite'].includes(s.name),
 );
 
 /** Every `<script>` and `<style>` carries the nonce the CSP names, and no other runs. */
@@ -417,7 +418,7 @@ for (const setup of setups) {
           },
           errors: [{ at: '2031-03-02T03:00:01Z', attempt: 25, error: 'smtp down', trace: '' }],
         },
-        // A schedule Go River runs, not in the dashboard's definitions: found among recent jobs.
+        // A schedule Go River runs, not in the dashboard's definitions: found by its metadata.
         { kind: 'go_cleanup', metadata: { 'river:periodic_job_id': 'go_cleanup' } },
       ]);
       await client.signIn(BASE);

@@ -6,7 +6,7 @@
 
 import { formatRelative } from './format.js';
 import { Layout, StateBadge, Time } from './layout.js';
-import { PERIODIC_WALK, type ScheduleView, slotOf } from './periodic.js';
+import { type ScheduleView, SLOTS_PER_SCHEDULE, slotOf } from './periodic.js';
 import { href, type View } from './view.js';
 
 function describeSchedule(schedule: ScheduleView['definition']) {
@@ -99,9 +99,9 @@ export function PeriodicPage({ schedules, view }: { schedules: ScheduleView[]; v
   return (
     <Layout view={view} title="Periodic jobs" section="/periodic">
       <p class="muted">
-        Schedules are those the runner's definitions name, and those found among the newest{' '}
-        {PERIODIC_WALK.toLocaleString('en-US')} jobs (periodic jobs carry their schedule's name in
-        metadata <code>river:periodic_job_id</code>).
+        Every schedule the runner's definitions name or a stored job names (periodic jobs carry
+        their schedule's name in metadata <code>river:periodic_job_id</code>, Go River's too), with
+        its latest {SLOTS_PER_SCHEDULE} slots.
       </p>
       {schedules.length === 0 ? <p>No periodic jobs found.</p> : null}
       {schedules.map((schedule) => (

@@ -10,8 +10,6 @@ import { listPeriodicLatest } from '../ops/job-periodic.js';
 import { parseSchedule } from '../runner/cron-schedule.js';
 import type { PeriodicJob } from '../runner/periodic.js';
 
-/** Jobs walked, newest first, to find schedules the dashboard was not told about. */
-export const PERIODIC_WALK = 10_000;
 export const SLOTS_PER_SCHEDULE = 10;
 
 export interface ScheduleView {
@@ -47,11 +45,7 @@ export async function periodicSchedules(
   now: Date,
 ): Promise<ScheduleView[]> {
   const defined = new Map(periodic.map((job) => [job.name, job.definition]));
-  const latest = await listPeriodicLatest(db, prefix, {
-    names: [...defined.keys()],
-    walk: PERIODIC_WALK,
-    perSchedule: SLOTS_PER_SCHEDULE,
-  });
+  const latest = await listPeriodicLatest(db, prefix, SLOTS_PER_SCHEDULE);
   const names = [...new Set([...defined.keys(), ...latest.keys()])].sort();
   return names.map((name) => {
     const definition = defined.get(name);
