@@ -12,7 +12,15 @@
  */
 
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -96,7 +104,7 @@ export function wranglerBin(): string | undefined {
 /**
  * Copies a wrangler config into `dir` with `main` made absolute, so wrangler's working files
  * (`.wrangler/`, and `.dev.vars` for `wrangler dev`) live in `dir` and not in the checkout.
- * Returns the copy's path. `settings` are merged over the top-level keys.
+ * Returns the copy's path. `settings` are merged over the top-level keys (`main` among them).
  */
 export function stageWranglerConfig(
   dir: string,
@@ -105,7 +113,9 @@ export function stageWranglerConfig(
 ): string {
   const top = parseToml(readFileSync(config, 'utf8'), config);
   if (typeof top.main !== 'string') throw new Error(`${config}: main is required`);
-  const staged = { ...top, ...settings, main: resolve(dirname(config), top.main) };
+  // `settings.main` (relative to the config, as `main` is) deploys another entry point.
+  const main = typeof settings.main === 'string' ? settings.main : top.main;
+  const staged = { ...top, ...settings, main: resolve(dirname(config), main) };
   mkdirSync(dir, { recursive: true });
   const path = join(dir, 'wrangler.toml');
   writeFileSync(path, stringify(staged));
@@ -171,7 +181,10 @@ export async function bundleWithWrangler(
     if (run.code !== 0) {
       throw new Error(`wrangler deploy --dry-run failed (exit ${run.code}):\n${run.output}`);
     }
-    const contents = readFileSync(join(outdir, 'index.js'));
+    // Named after the entry point: index.js for the example, with-dashboard.js for its variant.
+    const script = readdirSync(outdir).find((name) => name.endsWith('.js'));
+    if (!script) throw new Error(`wrangler deploy --dry-run wrote no script to ${outdir}`);
+    const contents = readFileSync(join(outdir, script));
     return {
       code: contents.toString('utf8'),
       bytes: contents.byteLength,

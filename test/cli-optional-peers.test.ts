@@ -2,7 +2,7 @@
  * The `eddy` bin in projects that lack some optional peers, as users install them:
  * - without `ws` (and `hono`), `eddy migrate` works, and `eddy neon-local` says in one line what
  *   to install instead of a module-not-found stack;
- * - without `hono`, `eddy serve` says in one line to install it;
+ * - without `hono`, `eddy serve` and `eddy dashboard` say in one line to install it;
  * - without `pg`, `eddy neon-local` serves its embedded PGlite, and asks for `pg` only to front a
  *   PostgreSQL URL; `eddy migrate` connects through `@neondatabase/serverless` (a WebSocket from
  *   `ws`, or the global one of Node 22) and otherwise names what to install.
@@ -41,7 +41,7 @@ function sourcesUnder(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) return sourcesUnder(path);
-    return path.endsWith('.ts') && !path.endsWith('.test.ts') ? [path] : [];
+    return /\.tsx?$/.test(path) && !path.endsWith('.test.ts') ? [path] : [];
   });
 }
 
@@ -226,6 +226,16 @@ describe('eddy serve without hono', () => {
       code: 1,
       stdout: '',
       stderr: 'eddy serve needs the hono package for the REST API: npm install hono\n',
+    });
+  });
+});
+
+describe('eddy dashboard without hono', () => {
+  it('says in one line that it needs hono for the dashboard', () => {
+    expect(eddy(withWs, 'dashboard', '--database-url', 'postgres://nowhere.invalid/db')).toEqual({
+      code: 1,
+      stdout: '',
+      stderr: 'eddy dashboard needs the hono package for the dashboard: npm install hono\n',
     });
   });
 });

@@ -6,7 +6,9 @@
  * - POST /api/orders (Edge runtime, Neon HTTP): the order and its job in one transaction;
  * - POST /api/orders-pool (Node runtime, Neon WebSocket Pool): the same, interactively;
  * - GET and POST /api/eddy/tick (`createTickRoute`): 401 and no tick without the secret, a tick
- *   that works the jobs with it, and a signed kick from `createKick`.
+ *   that works the jobs with it, and a signed kick from `createKick`;
+ * - /admin (`createDashboard` in an optional catch-all route): 401 and the login form without the
+ *   token, signing in, the jobs page, a cancel checked in the row.
  *
  * One build per run (about a minute on two cores); nothing reaches the network.
  */
@@ -18,6 +20,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nodePostgres } from '../adapters/node-postgres/index.js';
 import { createKick } from '../src/http/kick.js';
 import { migrate } from '../src/migrate.js';
+import { ADMIN_TOKEN, csrfOf, DashboardClient, textOf } from './support/dashboard-client.js';
 import { type StartedNeonLocal, startNeonLocal } from './support/neon-local.js';
 import {
   copyApp,
@@ -74,6 +77,7 @@ describe('the example Next.js app under next build and next start', () => {
         NEON_CONFIG: JSON.stringify(endpoint.local.neonConfig),
         CRON_SECRET,
         EDDY_SIGNING_SECRET: SIGNING_SECRET,
+        EDDY_ADMIN_TOKEN: ADMIN_TOKEN,
       }),
     );
   }, 300_000);
@@ -91,6 +95,7 @@ describe('the example Next.js app under next build and next start', () => {
     for (const route of ['/api/orders', '/api/orders-pool', '/api/eddy/tick']) {
       expect(build.output).toMatch(new RegExp(`ƒ ${route}\\n`));
     }
+    expect(build.output).toContain('ƒ /admin/[[...path]]\n');
     const manifest = JSON.parse(
       readFileSync(join(app.dir, '.next', 'server', 'middleware-manifest.json'), 'utf8'),
     );
@@ -183,5 +188,25 @@ describe('the example Next.js app under next build and next start', () => {
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
     expect(state, server?.output()).toBe('completed');
+  });
+
+  it('serves the dashboard at /admin: the login form, then the jobs, and a cancel checked in the row', async () => {
+    const response = await post('/api/orders', { email: 'dash@example.com', total: 1 });
+    const { jobId } = await response.json();
+    const origin = server?.url ?? '';
+    const client = new DashboardClient((request) => fetch(request.url, request), origin);
+    const login = await client.get('/admin');
+    expect(login.status, server?.output()).toBe(401);
+    expect(login.text).toContain('Admin token');
+    expect((await client.signIn('/admin')).status).toBe(303);
+    const list = await client.get('/admin/jobs?state=available');
+    expect(list.status).toBe(200);
+    expect(textOf(list.text)).toContain('send_order_confirmation');
+    const cancelled = await client.post(`/admin/jobs/${jobId}/cancel`, {
+      _csrf: csrfOf(list.text),
+      confirm: 'yes',
+    });
+    expect(cancelled.status).toBe(303);
+    expect((await jobs()).find((j) => j.id === jobId)?.state).toBe('cancelled');
   });
 });

@@ -50,6 +50,7 @@ describe('package exports', () => {
       './driver': 'src/driver/index.ts',
       './http-api': 'src/http/api.ts',
       './testing': 'src/testing/index.ts',
+      './dashboard': 'src/dashboard/index.ts',
     };
     const adapterEntries = Object.keys(pkg.exports).filter(
       (key) =>
@@ -69,6 +70,14 @@ describe('package exports', () => {
       default: './dist/src/driver/index.js',
     });
     expect(statSync(join(root, 'src', 'driver', 'index.ts')).isFile()).toBe(true);
+  });
+
+  it('exports the dashboard as eddy/dashboard, with types', () => {
+    expect(pkg.exports['./dashboard']).toEqual({
+      types: './dist/src/dashboard/index.d.ts',
+      import: './dist/src/dashboard/index.js',
+      default: './dist/src/dashboard/index.js',
+    });
   });
 
   it('exports the test helpers as eddy/testing, with types', () => {
@@ -99,7 +108,7 @@ describe('package exports', () => {
 
   it('keeps the core free of node:* imports and driver packages', () => {
     const offenders = filesUnder(join(root, 'src'))
-      .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
+      .filter((f) => /\.tsx?$/.test(f) && !f.endsWith('.test.ts'))
       .filter((f) =>
         /from ['"](node:|pg['"]|postgres['"]|@neondatabase|@electric-sql|ws['"])/.test(
           readFileSync(f, 'utf8'),

@@ -1,7 +1,8 @@
 /**
  * `npm run size` measures what the real `wrangler deploy --dry-run --outdir` would upload: the
- * example Worker within its target, and the README's code as a user writes it, as written and
- * with each way to shrink it that the README names.
+ * example Worker within its target, what mounting the dashboard adds to it within its budget,
+ * and the README's code as a user writes it, as written and with each way to shrink it that the
+ * README names.
  */
 
 import { fileURLToPath } from 'node:url';
@@ -35,6 +36,14 @@ describe('npm run size', () => {
     const core = /([\d.]+) KiB {2}eddy core \(src\/\)/.exec(output);
     expect(core, output).not.toBeNull();
     expect(Number(core?.[1]), output).toBeLessThanOrEqual(100);
+    // The dashboard mounted at /admin, as examples/worker/with-dashboard.ts does: what it adds.
+    const dashboard =
+      /with the dashboard \(examples\/worker\/with-dashboard\.ts\): ([\d.]+) KiB raw, ([\d.]+) KiB gzipped — the dashboard adds ([\d.]+) KiB gzipped, within its 40\.0 KiB budget/.exec(
+        output,
+      );
+    expect(dashboard, output).not.toBeNull();
+    expect(kibToBytes(dashboard?.[3])).toBeLessThanOrEqual(40 * 1024);
+    expect(kibToBytes(dashboard?.[2])).toBeGreaterThan(kibToBytes(example?.[2]));
 
     const readme = [
       "as written: import { z } from 'zod', no minify",

@@ -17,6 +17,10 @@ const USAGE = `Usage:
                                                      PostgreSQL or an embedded PGlite kept in
                                                      --data-dir (default ./.eddy); keys from
                                                      $EDDY_API_KEY or $EDDY_API_KEYS; --help
+  eddy dashboard [--database-url URL] [--port 8081] [--host 127.0.0.1] ...
+                                                     the dashboard on PostgreSQL; the admin token
+                                                     from $EDDY_ADMIN_TOKEN (or --insecure-no-auth);
+                                                     --help
 `;
 
 // What each optional peer is for, when `eddy neon-local` finds it missing.
@@ -30,6 +34,12 @@ const SERVE_NEEDS: Record<string, string> = {
   '@electric-sql/pglite': ' for its embedded database (or pass --database-url)',
   hono: ' for the REST API',
   zod: " to validate the REST API's requests",
+};
+
+// And by `eddy dashboard`.
+const DASHBOARD_NEEDS: Record<string, string> = {
+  pg: ' to connect to --database-url',
+  hono: ' for the dashboard',
 };
 
 /**
@@ -71,6 +81,18 @@ async function main(argv: string[]): Promise<number> {
         if (missing === undefined) throw error;
         process.stderr.write(
           `eddy serve needs the ${missing} package${SERVE_NEEDS[missing] ?? ''}: npm install ${missing}\n`,
+        );
+        return 1;
+      }
+    case 'dashboard':
+      try {
+        const { runDashboardCommand } = await import('./dashboard-command.js');
+        return await runDashboardCommand(rest);
+      } catch (error) {
+        const missing = missingPackage(error);
+        if (missing === undefined) throw error;
+        process.stderr.write(
+          `eddy dashboard needs the ${missing} package${DASHBOARD_NEEDS[missing] ?? ''}: npm install ${missing}\n`,
         );
         return 1;
       }

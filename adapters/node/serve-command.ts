@@ -9,6 +9,7 @@
  */
 
 import { parseArgs } from 'node:util';
+import { createDashboard } from '../../src/dashboard/index.js';
 import type { Driver } from '../../src/driver/index.js';
 import {
   type ApiKey,
@@ -47,10 +48,12 @@ Environment:
   EDDY_API_KEY           one API key with every scope (at least 32 characters)
   EDDY_API_KEYS          several: [{"key": "…", "scopes": ["insert"], "name": "producer"}]
                          (scopes: insert, work, read, admin); both may be set
-  EDDY_ADMIN_TOKEN       the dashboard's secret (the dashboard mounts at /dashboard)
+  EDDY_ADMIN_TOKEN       the dashboard's admin token (at least 32 characters); with it the
+                         dashboard is served at /dashboard/
 
 Routes: /v1/... (the REST API; /v1/openapi.json describes it), /metrics (a key with the read
-scope), /livez, /readyz, POST /kick (Eddy's signed kick, signed with an insert or admin key).
+scope), /livez, /readyz, POST /kick (Eddy's signed kick, signed with an insert or admin key),
+/dashboard/ (with EDDY_ADMIN_TOKEN).
 `;
 
 class UsageError extends Error {}
@@ -246,6 +249,17 @@ export async function runServeCommand(argv: string[], env = process.env): Promis
     return 1;
   }
 
+  const dashboard = adminToken
+    ? createDashboard({
+        driver,
+        schema: args.schema,
+        auth: { token: adminToken },
+        basePath: '/dashboard',
+        onError: (error) =>
+          process.stderr.write(`eddy serve: dashboard: ${describeError(error)}\n`),
+      })
+    : undefined;
+
   // A runner without workers does maintenance only: rescue, promote, delete, on this timer.
   const maintainer = createRunner({
     driver,
@@ -297,14 +311,15 @@ export async function runServeCommand(argv: string[], env = process.env): Promis
     const { pathname } = new URL(request.url);
     if (pathname === '/kick' && receiveKick) return receiveKick(request);
     if (pathname === '/dashboard' || pathname.startsWith('/dashboard/')) {
-      // The dashboard's mount point (issue 12): createDashboard({ driver, auth: adminToken }).
+      if (dashboard) return dashboard.fetch(request);
       return new Response(
         JSON.stringify({
-          type: 'urn:eddy:problem:not-implemented',
-          title: 'The dashboard is not part of this build yet',
-          status: 501,
+          type: 'urn:eddy:problem:not-found',
+          title: 'The dashboard is off',
+          status: 404,
+          detail: 'set EDDY_ADMIN_TOKEN (at least 32 characters) and restart eddy serve',
         }),
-        { status: 501, headers: { 'content-type': 'application/problem+json' } },
+        { status: 404, headers: { 'content-type': 'application/problem+json' } },
       );
     }
     return api.fetch(request);
@@ -332,7 +347,7 @@ export async function runServeCommand(argv: string[], env = process.env): Promis
       `  kick       POST ${server.url}/kick  (createKick with an insert key as its secret)`,
       `  keys       ${keys.length} (${keys.map((k) => `${k.name}: ${k.scopes.join(', ')}`).join('; ')})`,
       ...(adminToken
-        ? ['  dashboard  /dashboard (EDDY_ADMIN_TOKEN set; the dashboard lands with issue 12)']
+        ? [`  dashboard  ${server.url}/dashboard/  (sign in with EDDY_ADMIN_TOKEN)`]
         : []),
       ...(version < LATEST_MIGRATION_VERSION
         ? [

@@ -87,7 +87,8 @@ function connect(env: Env) {
 
 // One connection per environment (an isolate serves one env; tests may start several).
 const connections = new WeakMap<Env, ReturnType<typeof connect>>();
-function connection(env: Env): ReturnType<typeof connect> {
+/** The environment's Neon HTTP `sql` and its client (with-dashboard.ts shares them). */
+export function connection(env: Env): ReturnType<typeof connect> {
   let found = connections.get(env);
   if (!found) {
     found = connect(env);

@@ -18,10 +18,16 @@ export interface Browser {
   close(): Promise<void>;
 }
 
+/** What a test may change of the browser: JavaScript off, say. */
+export interface BrowserOptions {
+  javaScriptEnabled?: boolean;
+}
+
 /** Launches Chromium headless with a fresh profile; `close` removes the profile too. */
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium(options: BrowserOptions = {}): Promise<Browser> {
   const profile = mkdtempSync(join(tmpdir(), 'eddy-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
+    ...options,
     executablePath: CHROMIUM,
     headless: true,
     args: [

@@ -24,7 +24,7 @@ const TSC_BIN = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
 /** Variables that would reach the app from the developer's shell: never passed on. */
 const APP_VARIABLES =
-  /^(DATABASE_URL|NEON_CONFIG|CRON_SECRET|EDDY_SIGNING_SECRET|QSTASH_.*|NODE_OPTIONS|NODE_ENV|VITEST.*|__NEXT.*|NEXT_.*|PORT)$/;
+  /^(DATABASE_URL|NEON_CONFIG|CRON_SECRET|EDDY_SIGNING_SECRET|EDDY_ADMIN_TOKEN|QSTASH_.*|NODE_OPTIONS|NODE_ENV|VITEST.*|__NEXT.*|NEXT_.*|PORT)$/;
 
 /** The environment for `next`: this process's, without the app's variables, plus `vars`. */
 export function nextEnv(vars: Record<string, string> = {}): NodeJS.ProcessEnv {
@@ -43,7 +43,7 @@ function newestSource(dir: string): number {
     const path = join(dir, name);
     const stat = statSync(path);
     if (stat.isDirectory()) newest = Math.max(newest, newestSource(path));
-    else if (name.endsWith('.ts') && !name.endsWith('.test.ts')) {
+    else if (/\.tsx?$/.test(name) && !name.endsWith('.test.ts')) {
       newest = Math.max(newest, stat.mtimeMs);
     }
   }

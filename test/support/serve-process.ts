@@ -42,6 +42,8 @@ export interface Served {
 export interface ServeOptions {
   cwd?: string;
   env?: Record<string, string | undefined>;
+  /** The subcommand: `serve` (default) or `dashboard`, which print the same banner. */
+  command?: string;
 }
 
 /** Runs `eddy <args>`; resolves once `eddy serve` printed where it serves (or rejects). */
@@ -53,10 +55,14 @@ export async function startServe(
   const env: NodeJS.ProcessEnv = { ...process.env, EDDY_API_KEY: TEST_API_KEY, ...options.env };
   for (const [name, value] of Object.entries(env)) if (value === undefined) delete env[name];
   delete env.NODE_OPTIONS;
-  const child = spawn(process.execPath, [entry, 'serve', '--port', '0', ...args], {
-    cwd: options.cwd ?? root,
-    env,
-  });
+  const child = spawn(
+    process.execPath,
+    [entry, options.command ?? 'serve', '--port', '0', ...args],
+    {
+      cwd: options.cwd ?? root,
+      env,
+    },
+  );
   let output = '';
   child.stdout.on('data', (chunk) => {
     output += chunk;
@@ -72,7 +78,9 @@ export async function startServe(
     if (url) break;
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`eddy serve did not start (exit ${child.exitCode}):\n${output}`);
+      throw new Error(
+        `eddy ${options.command ?? 'serve'} did not start (exit ${child.exitCode}):\n${output}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
